@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# test.sh: the project's whole test suite, as CI runs it. Installs what is
+# missing first (scripts/deps.sh), then checks formatting, vets, runs every
+# test under the race detector and gives each fuzz target a short run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/deps.sh go
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+go vet -tags release ./...
+
+echo "== go test -race"
+go test -race -timeout 20m -count=1 ./...
+
+echo "== release build"
+go build -tags release -o /dev/null ./cmd/spacetime
+
+echo "== fuzz (short)"
+FUZZTIME=${FUZZTIME:-5s} ./scripts/fuzz.sh
