@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spacetime-vr/spacetime/content"
+	"github.com/spacetime-vr/spacetime/internal/api"
+	"github.com/spacetime-vr/spacetime/internal/buildinfo"
+	"github.com/spacetime-vr/spacetime/internal/catalog"
+	"github.com/spacetime-vr/spacetime/internal/config"
+	"github.com/spacetime-vr/spacetime/internal/engine"
+	"github.com/spacetime-vr/spacetime/internal/scene"
+)
+
+// runServe is `spacetime serve`: the engine loop plus the HTTP API, until
+// ctx ends (SIGINT/SIGTERM in main), then a graceful shutdown.
+func runServe(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "serve", "serve [flags]")
+	var flags config.Flags
+	flags.Register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("serve: unexpected arguments %q: %w", fs.Args(), errUsage)
+	}
+
+	cfg, err := config.Load(config.Options{Getenv: env.getenv, Flags: flags, WorkDir: env.workDir})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := cfg.Logger(env.stderr)
+	info := buildinfo.Read()
+	log.Info("starting", "version", info.Version, "commit", info.Commit, "build_mode", info.BuildMode,
+		"environment", cfg.Environment, "config_dir", cfg.ConfigDir)
+
+	project, err := openProject(cfg.Runtime.Project)
+	if err != nil {
+		return err
+	}
+	defer project.Close()
+	scenes := catalog.New(project, cfg.SceneWhitelist)
+
+	eng := engine.New(engine.Options{
+		PhysicsFPS:     cfg.Performance.Godot.PhysicsFPS,
+		Logger:         log,
+		Workers:        cfg.Performance.Simulation.Workers,
+		MaxSubSteps:    cfg.Performance.Simulation.MaxSubSteps,
+		DynamicQuality: cfg.Performance.Optimization.DynamicQualityEnabled,
+		MinFPS:         cfg.Performance.Optimization.MinFPSThreshold,
+	})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- eng.Run(ctx) }()
+	// stopEngine ends the loop and waits for it; every return path below
+	// goes through it so no goroutine outlives serve.
+	stopEngine := func() error {
+		cancel()
+		if err := <-engineDone; err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("engine: %w", err)
+		}
+		return nil
+	}
+
+	history := api.NewMemoryHistory(0)
+	if err := loadStartScene(ctx, log, scenes, engineSim{eng}, history, cfg.Runtime.Scene, cfg.Performance.Timeouts.SceneLoad()); err != nil {
+		_ = stopEngine()
+		return err
+	}
+
+	if !cfg.HTTPAPIEnabled(buildinfo.Release) {
+		log.Warn("HTTP API disabled in release builds", "hint", "set GODOT_ENABLE_HTTP_API=true to enable it")
+		env.ready(readyInfo{})
+		<-ctx.Done()
+		log.Info("shutting down")
+		return stopEngine()
+	}
+
+	srv, err := api.New(api.Options{
+		Sim:              engineSim{eng},
+		Scenes:           scenes,
+		History:          history,
+		Logger:           log,
+		Build:            info,
+		Environment:      cfg.Environment,
+		SceneLoadTimeout: cfg.Performance.Timeouts.SceneLoad(),
+		MaxBodyBytes:     cfg.Networking.HTTP.MaxBodyBytes,
+		HTTP: api.HTTPLimits{
+			ReadHeaderTimeout: cfg.Networking.HTTP.ReadHeaderTimeout(),
+			ReadTimeout:       cfg.Networking.HTTP.ReadTimeout(),
+			WriteTimeout:      cfg.Networking.HTTP.WriteTimeout(),
+			IdleTimeout:       cfg.Networking.HTTP.IdleTimeout(),
+			MaxHeaderBytes:    cfg.Networking.HTTP.MaxHeaderBytes,
+		},
+		ShutdownTimeout: cfg.Networking.HTTP.ShutdownTimeout(),
+	})
+	if err != nil {
+		_ = stopEngine()
+		return fmt.Errorf("http api: %w", err)
+	}
+	addr, err := srv.Listen(cfg.Networking.HTTP.Addr())
+	if err != nil {
+		_ = stopEngine()
+		return fmt.Errorf("http api: listen on %s: %w (is another process using the port? see docs/operations.md)", cfg.Networking.HTTP.Addr(), err)
+	}
+	env.ready(readyInfo{HTTPAddr: addr})
+
+	serveErr := srv.Serve(ctx) // returns after ctx ends and the graceful shutdown
+	log.Info("shutting down")
+	engErr := stopEngine()
+	if serveErr != nil && !errors.Is(serveErr, context.Canceled) {
+		return fmt.Errorf("http api: %w", serveErr)
+	}
+	return engErr
+}
+
+// readyInfo tells a test harness where serve listens.
+type readyInfo struct {
+	HTTPAddr net.Addr // nil when the API is off
+}
+
+// openProject opens the content root that res:// names: a directory, or
+// the sample project embedded in the binary.
+func openProject(dir string) (*scene.Project, error) {
+	if dir == "" {
+		return scene.NewProject("embedded", content.FS), nil
+	}
+	p, err := scene.OpenProject(dir)
+	if err != nil {
+		return nil, fmt.Errorf("project: %w", err)
+	}
+	return p, nil
+}
+
+// loadStartScene loads the configured start scene; a start scene that
+// cannot load stops the start, with the reason.
+func loadStartScene(ctx context.Context, log *slog.Logger, scenes api.Scenes, sim api.Sim, history api.History, path string, timeout time.Duration) error {
+	start := time.Now()
+	canonical, err := scenes.Check(path)
+	if err != nil {
+		return fmt.Errorf("start scene %s: %w", path, err)
+	}
+	spec, err := scenes.Build(ctx, canonical)
+	if err == nil {
+		lctx, cancel := context.WithTimeout(ctx, timeout)
+		err = sim.Load(lctx, spec)
+		cancel()
+	}
+	entry := api.HistoryEntry{ScenePath: canonical, LoadedAt: time.Now(), LoadTimeMS: float64(time.Since(start).Microseconds()) / 1000, Status: api.HistoryLoaded}
+	if err != nil {
+		entry.Status, entry.Error = api.HistoryFailed, err.Error()
+	}
+	if herr := history.Append(ctx, entry); herr != nil {
+		log.Error("record scene history", "err", herr)
+	}
+	if err != nil {
+		return fmt.Errorf("start scene %s: %w", canonical, err)
+	}
+	log.Info("scene loaded", "scene", canonical, "load_time_ms", entry.LoadTimeMS,
+		"bodies", len(spec.Bodies), "particles", spec.Particles.Len())
+	return nil
+}
+
+// engineSim adapts the engine to api.Sim, mapping its errors onto the
+// API's kinds.
+type engineSim struct{ *engine.Engine }
+
+func (s engineSim) Load(ctx context.Context, spec *engine.Spec) error {
+	return mapEngineErr(s.Engine.Load(ctx, spec))
+}
+
+func (s engineSim) Exec(ctx context.Context, line string) (string, error) {
+	out, err := s.Engine.Exec(ctx, line)
+	return out, mapEngineErr(err)
+}
+
+func mapEngineErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, engine.ErrBadCommand):
+		return &api.Error{Kind: api.ErrInvalid, Code: "bad_command", Detail: err.Error(), Err: err}
+	case errors.Is(err, engine.ErrInvalidSpec):
+		return &api.Error{Kind: api.ErrUnprocessable, Code: "scene_invalid", Detail: err.Error(), Err: err}
+	case errors.Is(err, engine.ErrStopped):
+		return &api.Error{Kind: api.ErrUnavailable, Detail: "the engine is shutting down", Err: err}
+	}
+	return err
+}
