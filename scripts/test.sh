@@ -25,5 +25,8 @@ go test -race -timeout 20m -count=1 ./...
 echo "== release build"
 go build -tags release -o /dev/null ./cmd/spacetime
 
+echo "== Prometheus alert rules"
+./scripts/check-alerts.sh
+
 echo "== fuzz (short)"
 FUZZTIME=${FUZZTIME:-5s} ./scripts/fuzz.sh
