@@ -84,6 +84,30 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return stopEngine()
 	}
 
+	tlsConf, err := loadTLS(cfg.Networking.HTTP.TLS)
+	if err != nil {
+		_ = stopEngine()
+		return err
+	}
+	sec, err := newSecurity(cfg, log, securityDeps{})
+	if err != nil {
+		_ = stopEngine()
+		return err
+	}
+	log.Info("security", "bootstrap_token", sec.auth.Bootstrap(), "rate_limiting", sec.policy.Enabled(),
+		"audit", sec.audit != nil, "tls", tlsConf != nil, "cors_origins", len(cfg.Networking.HTTP.CORSAllowedOrigins))
+	securityDone := make(chan error, 1)
+	go func() { securityDone <- sec.run(ctx) }()
+	// stopSecurity ends the auth maintenance loop and writes out the audit
+	// queue; it runs after the API has stopped, so no record is lost.
+	stopSecurity := func() error {
+		cancel()
+		err := <-securityDone
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), auditCloseTimeout)
+		defer ccancel()
+		return errors.Join(err, sec.close(cctx, log))
+	}
+
 	srv, err := api.New(api.Options{
 		Sim:              engineSim{eng},
 		Scenes:           scenes,
@@ -101,30 +125,38 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			MaxHeaderBytes:    cfg.Networking.HTTP.MaxHeaderBytes,
 		},
 		ShutdownTimeout: cfg.Networking.HTTP.ShutdownTimeout(),
+		Security:        sec.opts,
+		TLS:             tlsConf,
 	})
 	if err != nil {
-		_ = stopEngine()
-		return fmt.Errorf("http api: %w", err)
+		return errors.Join(fmt.Errorf("http api: %w", err), stopSecurity(), stopEngine())
 	}
 	addr, err := srv.Listen(cfg.Networking.HTTP.Addr())
 	if err != nil {
-		_ = stopEngine()
-		return fmt.Errorf("http api: listen on %s: %w (is another process using the port? see docs/operations.md)", cfg.Networking.HTTP.Addr(), err)
+		return errors.Join(fmt.Errorf("http api: listen on %s: %w (is another process using the port? see docs/operations.md)", cfg.Networking.HTTP.Addr(), err),
+			stopSecurity(), stopEngine())
 	}
-	env.ready(readyInfo{HTTPAddr: addr})
+	announceBootstrap(env.stdout, sec.auth.Bootstrap())
+	env.ready(readyInfo{HTTPAddr: addr, TLS: tlsConf != nil})
 
 	serveErr := srv.Serve(ctx) // returns after ctx ends and the graceful shutdown
 	log.Info("shutting down")
+	secErr := stopSecurity()
 	engErr := stopEngine()
 	if serveErr != nil && !errors.Is(serveErr, context.Canceled) {
-		return fmt.Errorf("http api: %w", serveErr)
+		return errors.Join(fmt.Errorf("http api: %w", serveErr), secErr, engErr)
 	}
-	return engErr
+	return errors.Join(secErr, engErr)
 }
+
+// auditCloseTimeout bounds the writing of queued audit records at
+// shutdown.
+const auditCloseTimeout = 10 * time.Second
 
 // readyInfo tells a test harness where serve listens.
 type readyInfo struct {
 	HTTPAddr net.Addr // nil when the API is off
+	TLS      bool     // the API speaks HTTPS
 }
 
 // openProject opens the content root that res:// names: a directory, or

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,14 +20,25 @@ import (
 )
 
 // server is a real `spacetime serve` run in-process through run(), on a
-// port the OS picked, with real engine, scenes, whitelist and API.
+// port the OS picked, with real engine, scenes, whitelist, API and
+// security. Requests go with an admin access token obtained by exchanging
+// API_TOKEN at /auth/token, unless a test asks otherwise.
 type server struct {
 	t      *testing.T
+	dir    string // holds data/ and logs/
 	base   string
+	client *http.Client
+	token  string // admin access token ("" when API_TOKEN is not known)
+	stdout *syncBuffer
 	stderr *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
+	sent   atomic.Int64 // requests sent, for the audit tests
 }
+
+// testAPIToken is the API_TOKEN of the test servers: long enough for
+// production.
+const testAPIToken = "spacetime-test-token-0123456789-abcdefghij"
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
 type syncBuffer struct {
@@ -44,29 +58,44 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startServe runs serve with vars as its environment and extra flags, and
-// stops it when the test ends (checking that it stopped cleanly).
+// startServe runs serve in a fresh directory; see startServeIn.
 func startServe(t *testing.T, vars map[string]string, flags ...string) *server {
 	t.Helper()
-	dir := t.TempDir()
+	return startServeIn(t, t.TempDir(), vars, flags...)
+}
+
+// startServeIn runs serve with vars as its environment (API_TOKEN is
+// testAPIToken unless vars names it; "" leaves it unset) and extra flags,
+// its data and logs in dir, and stops it when the test ends (checking
+// that it stopped cleanly). With a known API_TOKEN it logs in as admin.
+func startServeIn(t *testing.T, dir string, vars map[string]string, flags ...string) *server {
+	t.Helper()
+	env := map[string]string{"API_TOKEN": testAPIToken}
+	maps.Copy(env, vars)
 	args := append([]string{"serve", "--http-addr", "127.0.0.1:0",
 		"--data-dir", filepath.Join(dir, "data"), "--log-dir", filepath.Join(dir, "logs")}, flags...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan readyInfo, 1)
-	s := &server{t: t, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	env := &environment{
-		getenv:  func(k string) string { return vars[k] },
+	s := &server{t: t, dir: dir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	e := &environment{
+		getenv:  func(k string) string { return env[k] },
 		stdin:   strings.NewReader(""),
-		stdout:  io.Discard,
+		stdout:  s.stdout,
 		stderr:  s.stderr,
 		workDir: dir, // no ./config there: the embedded files are used
 		onReady: func(r readyInfo) { ready <- r },
 	}
-	go func() { s.done <- run(ctx, args, env.getenv, env.stdin, env.stdout, env.stderr, withEnv(env)) }()
+	go func() { s.done <- run(ctx, args, e.getenv, e.stdin, e.stdout, e.stderr, withEnv(e)) }()
+	tr := &http.Transport{}
+	s.client = &http.Client{Transport: tr}
+	t.Cleanup(tr.CloseIdleConnections)
 	select {
 	case r := <-ready:
 		if r.HTTPAddr != nil {
 			s.base = "http://" + r.HTTPAddr.String()
+			if r.TLS {
+				s.base = "https://" + r.HTTPAddr.String()
+			}
 		}
 	case err := <-s.done:
 		cancel()
@@ -76,6 +105,9 @@ func startServe(t *testing.T, vars map[string]string, flags ...string) *server {
 		t.Fatalf("serve not ready after 30s\n%s", s.stderr)
 	}
 	t.Cleanup(func() { s.stop() })
+	if tok := env["API_TOKEN"]; tok != "" && s.base != "" && !strings.HasPrefix(s.base, "https") {
+		s.token = s.login(tok).AccessToken
+	}
 	return s
 }
 
@@ -97,8 +129,86 @@ func (s *server) stop() {
 	}
 }
 
-// do sends a request and decodes a JSON answer into out (when non-nil).
+// grant is the answer of /auth/token and /auth/refresh.
+type grant struct {
+	AccessToken     string   `json:"access_token"`
+	RefreshToken    string   `json:"refresh_token"`
+	TokenType       string   `json:"token_type"`
+	ExpiresIn       int      `json:"expires_in"`
+	Role            string   `json:"role"`
+	EvictedSessions []string `json:"evicted_sessions"`
+}
+
+// login exchanges an API key (or the API_TOKEN) at /auth/token.
+func (s *server) login(apiKey string) grant {
+	s.t.Helper()
+	var g grant
+	body, _ := json.Marshal(map[string]string{"api_key": apiKey})
+	if resp := s.send("POST", "/auth/token", string(body), nil, &g); resp.StatusCode != 200 {
+		s.t.Fatalf("POST /auth/token = %d", resp.StatusCode)
+	}
+	if g.AccessToken == "" || g.TokenType != "Bearer" {
+		s.t.Fatalf("POST /auth/token answered %+v", g)
+	}
+	return g
+}
+
+// mint has the admin mint an API key of role and returns the raw key and
+// its id.
+func (s *server) mint(name, role string) (key, id string) {
+	s.t.Helper()
+	var out struct {
+		APIKey string `json:"api_key"`
+		Key    struct {
+			ID string `json:"id"`
+		} `json:"key"`
+	}
+	body := fmt.Sprintf(`{"name":%q,"role":%q}`, name, role)
+	if resp := s.do("POST", "/admin/keys", body, &out); resp.StatusCode != 201 {
+		s.t.Fatalf("mint %s key = %d", role, resp.StatusCode)
+	}
+	return out.APIKey, out.Key.ID
+}
+
+// do sends a request as the admin and decodes a JSON answer into out
+// (when non-nil).
 func (s *server) do(method, path, body string, out any) *http.Response {
+	s.t.Helper()
+	return s.as(s.token, method, path, body, out)
+}
+
+// as sends a request with the bearer token tok ("" sends none).
+func (s *server) as(tok, method, path, body string, out any) *http.Response {
+	s.t.Helper()
+	var hdr http.Header
+	if tok != "" {
+		hdr = http.Header{"Authorization": {"Bearer " + tok}}
+	}
+	return s.send(method, path, body, hdr, out)
+}
+
+// try sends a request with the bearer token tok and returns the problem
+// of an error answer (zero for a success).
+func (s *server) try(tok, method, path, body string) (*http.Response, problem) {
+	s.t.Helper()
+	var hdr http.Header
+	if tok != "" {
+		hdr = http.Header{"Authorization": {"Bearer " + tok}}
+	}
+	var raw json.RawMessage
+	resp := s.send(method, path, body, hdr, &raw)
+	var p problem
+	if resp.StatusCode >= 400 {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp, p
+}
+
+// send sends a request with the headers hdr and decodes a JSON answer
+// into out (when non-nil).
+func (s *server) send(method, path, body string, hdr http.Header, out any) *http.Response {
 	s.t.Helper()
 	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	if err != nil {
@@ -107,7 +217,11 @@ func (s *server) do(method, path, body string, out any) *http.Response {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	s.sent.Add(1)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -386,6 +500,11 @@ func TestServeStartFailures(t *testing.T) {
 		{"start scene malformed", map[string]string{"GODOT_ENV": "test"}, []string{"--scene", "res://tests/broken/malformed.tscn"}, "15:18"},
 		{"missing project", nil, []string{"--project", "/nonexistent/project"}, "/nonexistent/project"},
 		{"bad log level", map[string]string{"GODOT_LOG_LEVEL": "loud"}, nil, "GODOT_LOG_LEVEL"},
+		{"placeholder API_TOKEN in production", map[string]string{"GODOT_ENV": "production", "API_TOKEN": "REPLACE_WITH_SECURE_TOKEN"}, nil, "placeholder"},
+		{"short API_TOKEN in production", map[string]string{"GODOT_ENV": "production", "API_TOKEN": "tooShort-123"}, nil, "shorter than 32"},
+		{"placeholder API_TOKEN in development", map[string]string{"API_TOKEN": "changeme"}, nil, "placeholder"},
+		{"TLS certificate missing", map[string]string{"GODOT_ENV": "test"}, []string{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"}, "/nonexistent/cert.pem"},
+		{"TLS key without certificate", map[string]string{"GODOT_ENV": "test"}, []string{"--tls-key", "/nonexistent/key.pem"}, "cert_file and key_file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

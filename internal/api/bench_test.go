@@ -1,10 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spacetime-vr/spacetime/internal/api"
 )
@@ -24,15 +27,32 @@ func BenchmarkStatePlayer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// secured-fakes: the security chain with in-memory fakes behind its
+	// interfaces, the cost of the chain's own mechanics (cmd/spacetime's
+	// BenchmarkStatePlayerChain measures it with the real parts).
+	fa, fd := &fakeAuth{}, &countingAuditor{}
+	secured, err := api.New(api.Options{
+		Sim: sim, Scenes: newFakeScenes(), Now: clock.Now,
+		Logger:   slog.New(slog.NewJSONHandler(discard{}, nil)),
+		Security: api.SecurityOptions{Authenticator: fa, Sessions: fa, Admin: fa, Limiter: allowLimiter{}, Auditor: fd},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
+		auth string
 	}{
-		{"stack", srv.Handler()},
-		{"bare", api.BareHandler(srv)},
+		{"stack", srv.Handler(), ""},
+		{"bare", api.BareHandler(srv), ""},
+		{"secured-fakes", secured.Handler(), "Bearer role:readonly"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/state/player", nil)
+			if bc.auth != "" {
+				req.Header.Set("Authorization", bc.auth)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				w := httptest.NewRecorder()
@@ -45,6 +65,18 @@ func BenchmarkStatePlayer(b *testing.B) {
 		})
 	}
 }
+
+// allowLimiter admits everything, reporting a bucket of 120.
+type allowLimiter struct{}
+
+func (allowLimiter) Limit(context.Context, api.Client, string) (api.LimitDecision, error) {
+	return api.LimitDecision{Outcome: api.LimitAllowed, Limit: 120, Remaining: 119, Reset: time.Second}, nil
+}
+
+// countingAuditor counts records without keeping them.
+type countingAuditor struct{ n atomic.Int64 }
+
+func (c *countingAuditor) Record(api.AuditRecord) { c.n.Add(1) }
 
 type discard struct{}
 

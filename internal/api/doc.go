@@ -13,10 +13,23 @@
 //	securityHeaders  nosniff, DENY, no-referrer, CSP, no-store, HSTS on TLS
 //	accessLog        one slog line per request: method, route, status, duration, id
 //	recoverPanics    a panic becomes a 500 problem; the server keeps running
+//	cors             closed unless origins are configured; answers their preflights
 //	matchRoute       finds the Route the mux will serve (RouteFromContext)
-//	Options.Middleware  hook: auth, RBAC, rate limits, audit (in order given)
+//	audit            one audit record per request, denials included
+//	identify         the principal from the Authorization header (PrincipalFromContext)
+//	rateLimit        per principal or client IP and route: 429, bans, 404 for limit 0
+//	authorize        401 without a valid credential, 403 role_too_low
+//	Options.Middleware  extra hooks (in order given)
 //	limitBody        413 for bodies over Options.MaxBodyBytes
 //	mux              Go ServeMux; its 404 and 405 become problem+json
+//
+// The security chain (audit to authorize) talks to internal/auth,
+// internal/ratelimit and internal/audit only through the interfaces of
+// security.go (Authenticator, Sessions, AccessAdmin, Limiter, Bans,
+// Auditor, AuditLog); cmd wires the real ones. Rate limits come before the
+// 401/403 decision so that failed credentials spend the client's budget.
+// Routes marked OffInProduction (/debug, /execute) are not registered in
+// production at all.
 //
 // The routes are listed once, in routes.go (Routes), with the least role
 // that may call each; the document served at /openapi.json describes

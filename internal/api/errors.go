@@ -108,6 +108,8 @@ func kindOf(err error) kindInfo {
 		{errTooLarge, http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large"},
 		{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type"},
 		{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed"},
+		{ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Authentication required"},
+		{ErrRateLimited, http.StatusTooManyRequests, codeRateLimited, "Too many requests"},
 		{ErrInvalid, http.StatusBadRequest, "invalid_request", "Invalid request"},
 		{ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden"},
 		{ErrNotFound, http.StatusNotFound, "not_found", "Not found"},
@@ -215,6 +217,14 @@ func titleOf(code string) string {
 		return "No scene"
 	case codeLoadInProgress:
 		return "Scene load in progress"
+	case codeNoCredentials:
+		return "Credential required"
+	case codeRoleTooLow:
+		return "Role too low"
+	case codeBanned:
+		return "Client banned"
+	case codeNoSession:
+		return "No session"
 	}
 	return ""
 }
@@ -231,6 +241,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p, k := problemFor(err)
 	p.Instance = r.URL.Path
 	p.RequestID = RequestID(r.Context())
+	if ri := infoFrom(r.Context()); ri != nil && ri.code == "" {
+		ri.code = p.Code
+	}
 
 	level, msg := slog.LevelDebug, "request refused"
 	if p.Status >= 500 && k.kind != context.Canceled {
@@ -255,6 +268,9 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	}
 	body = append(body, '\n')
 	h := w.Header()
+	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", wwwAuthenticate) // RFC 9110: every 401 carries a challenge
+	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(p.Status)

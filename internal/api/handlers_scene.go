@@ -152,10 +152,12 @@ func (s *Server) validateScene(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noteScene(r, p)
 	canonical, err := s.checkScene(p)
 	if err != nil {
 		return err
 	}
+	noteScene(r, canonical)
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.SceneLoadTimeout)
 	defer cancel()
 	v, err := s.opts.Scenes.Validate(ctx, canonical)
@@ -211,10 +213,12 @@ func (s *Server) reloadScene(w http.ResponseWriter, r *http.Request) error {
 // running (409) is not an attempt. On failure the previous scene keeps
 // running (Sim's contract).
 func (s *Server) load(w http.ResponseWriter, r *http.Request, p string) error {
+	noteScene(r, p)
 	canonical, err := s.checkScene(p)
 	if err != nil {
 		return err
 	}
+	noteScene(r, canonical)
 	select {
 	case s.loading <- struct{}{}:
 		defer func() { <-s.loading }()
@@ -299,6 +303,13 @@ func sceneError(p string, err error) error {
 			safeDetail(err, fmt.Sprintf("scene %s cannot be built", p)), err)
 	}
 	return fmt.Errorf("scene %s: %w", p, err)
+}
+
+// noteScene records the scene a request names, for its audit record.
+func noteScene(r *http.Request, p string) {
+	if ri := infoFrom(r.Context()); ri != nil {
+		ri.scenePath = p
+	}
 }
 
 // safeDetail returns the Detail of the first *Error in err's chain that

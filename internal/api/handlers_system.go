@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -83,6 +84,9 @@ type statusResponse struct {
 	Scene         string    `json:"scene"`       // res:// path, "" when none
 	Environment   string    `json:"environment"` // production, staging, development, test
 	Build         buildJSON `json:"build"`
+	// JWTToken is a short-lived developer access token, only in
+	// development and only to loopback clients (see devToken).
+	JWTToken string `json:"jwt_token,omitempty"`
 }
 
 // status: GET /status. Public, so it carries no Go version or runtime
@@ -106,7 +110,32 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.TelemetryActive != nil && s.opts.TelemetryActive() {
 		resp.Telemetry = "active"
 	}
+	resp.JWTToken = s.devToken(r)
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// devToken is the jwt_token of /status: a developer access token, for the
+// guide's workflow TOKEN=$(curl /status | jq -r .jwt_token). It is handed
+// out only when all of these hold, and is "" otherwise:
+//   - the environment is development and SecurityOptions.DevTokenOnStatus
+//     is set (feature_flags.dev_token_on_status);
+//   - the connection's peer is a loopback address (r.RemoteAddr; never
+//     X-Forwarded-For) and the request carries no forwarding header, so a
+//     reverse proxy on the same host does not make remote clients local.
+//
+// A failure to issue one is logged; /status still answers.
+func (s *Server) devToken(r *http.Request) string {
+	sec := s.opts.Security
+	if !sec.DevTokenOnStatus || s.opts.Environment != envDevelopment || sec.Sessions == nil || !directLoopback(r) {
+		return ""
+	}
+	g, err := sec.Sessions.DevToken()
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "development token not issued",
+			slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))
+		return ""
+	}
+	return g.AccessToken
 }
 
 func (s *Server) uptime() time.Duration { return max(s.now().Sub(s.opts.StartTime), 0) }

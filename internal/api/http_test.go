@@ -143,7 +143,7 @@ func TestUnknownRoutesAreProblems(t *testing.T) {
 		wantAllow          []string
 	}{
 		{name: "no such path", method: "GET", path: "/nope", wantStatus: 404, wantCode: "not_found"},
-		{name: "admin not yet", method: "GET", path: "/admin/sessions", wantStatus: 404, wantCode: "not_found"},
+		{name: "no such admin route", method: "GET", path: "/admin/config", wantStatus: 404, wantCode: "not_found"},
 		{name: "wrong method on POST route", method: "DELETE", path: "/scene/load", wantStatus: 405, wantCode: "method_not_allowed", wantAllow: []string{"POST"}},
 		{name: "wrong method on GET route", method: "POST", path: "/health", wantStatus: 405, wantCode: "method_not_allowed", wantAllow: []string{"GET", "HEAD"}},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -18,6 +19,18 @@ type requestInfo struct {
 	route  *Route // nil when no route matched
 	status int    // first status written; 0 until then
 	bytes  int64
+	code   string // problem code of an error answer
+
+	// Filled in by the security layer (middleware_security.go).
+	identified   bool      // principal is set
+	principal    Principal // the caller (anonymous without a credential)
+	authErr      error     // a presented credential that did not authenticate
+	client       netip.Addr
+	clientSet    bool
+	reason       string // audit reason beyond the problem code
+	scenePath    string // the scene a scene route named
+	loggedIn     string // the principal a /auth route logged in
+	loggedInRole string
 }
 
 type ctxKey struct{}

@@ -27,9 +27,11 @@ type openAPI struct {
 }
 
 type operation struct {
-	Summary   string `json:"summary"`
-	MinRole   string `json:"x-min-role"`
-	Responses map[string]struct {
+	Summary         string          `json:"summary"`
+	MinRole         string          `json:"x-min-role"`
+	OffInProduction bool            `json:"x-off-in-production"`
+	Security        json.RawMessage `json:"security"`
+	Responses       map[string]struct {
 		Ref     string `json:"$ref"`
 		Content map[string]struct {
 			Schema json.RawMessage `json:"schema"`
@@ -81,8 +83,27 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 		if op.MinRole != rt.MinRole.String() {
 			t.Errorf("%s: x-min-role %q in the document, %s in the table", rt.Pattern(), op.MinRole, rt.MinRole)
 		}
+		if op.OffInProduction != rt.OffInProduction {
+			t.Errorf("%s: x-off-in-production %v in the document, %v in the table", rt.Pattern(), op.OffInProduction, rt.OffInProduction)
+		}
 		if _, ok := op.Responses["default"]; !ok {
 			t.Errorf("%s: no default (problem) response", rt.Pattern())
+		}
+		// Public operations opt out of the document's bearer requirement;
+		// every other one inherits it and documents the 401 and 403.
+		public := rt.MinRole == api.RoleGuest
+		if optOut := string(op.Security) == "[]"; optOut != public {
+			t.Errorf("%s: security %s, want [] exactly when public", rt.Pattern(), op.Security)
+		}
+		if !public {
+			for _, code := range []string{"401", "403"} {
+				if _, ok := op.Responses[code]; !ok {
+					t.Errorf("%s: no %s response documented", rt.Pattern(), code)
+				}
+			}
+		}
+		if _, ok := op.Responses["429"]; !ok {
+			t.Errorf("%s: no 429 response documented", rt.Pattern())
 		}
 	}
 	for key := range documented {
@@ -111,6 +132,12 @@ func TestRouteRoles(t *testing.T) {
 		"GET /state/scene": api.RoleReadonly, "GET /state/player": api.RoleReadonly, "GET /state/vr": api.RoleReadonly,
 		"POST /scene/validate": api.RoleDeveloper, "POST /scene/load": api.RoleDeveloper, "POST /scene/reload": api.RoleDeveloper,
 		"GET /performance/metrics": api.RoleDeveloper, "GET /debug": api.RoleDeveloper, "POST /execute": api.RoleDeveloper,
+		"POST /auth/token": api.RoleGuest, "POST /auth/refresh": api.RoleGuest, "POST /auth/logout": api.RoleGuest,
+		"GET /admin/sessions": api.RoleAdmin, "DELETE /admin/sessions/{id}": api.RoleAdmin,
+		"DELETE /admin/principals/{id}/sessions": api.RoleAdmin,
+		"GET /admin/keys":                        api.RoleAdmin, "POST /admin/keys": api.RoleAdmin, "DELETE /admin/keys/{id}": api.RoleAdmin,
+		"POST /admin/keys/rotate": api.RoleAdmin, "GET /admin/signing-keys": api.RoleAdmin,
+		"GET /admin/audit": api.RoleAdmin, "GET /admin/bans": api.RoleAdmin, "DELETE /admin/bans/{client}": api.RoleAdmin,
 	}
 	got := map[string]api.Role{}
 	for _, rt := range api.Routes() {

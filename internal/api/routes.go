@@ -44,8 +44,27 @@ func ParseRole(s string) (Role, error) {
 }
 
 // Allows reports whether a caller with role r may call a route whose least
-// role is min.
+// role is min, with inheritance. The security layer asks its
+// Authenticator instead, which applies the configured RBAC rules.
 func (r Role) Allows(min Role) bool { return r >= min }
+
+// MarshalText encodes the role as its name, so JSON shows "admin".
+func (r Role) MarshalText() ([]byte, error) {
+	if r < RoleGuest || r > RoleAdmin {
+		return nil, fmt.Errorf("api: invalid role %d", int(r))
+	}
+	return []byte(r.String()), nil
+}
+
+// UnmarshalText decodes a role name (see ParseRole).
+func (r *Role) UnmarshalText(b []byte) error {
+	v, err := ParseRole(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
 
 // Route is one entry of the route table.
 type Route struct {
@@ -53,20 +72,31 @@ type Route struct {
 	Path    string // ServeMux path pattern, e.g. "/scene/load"; also the OpenAPI path
 	MinRole Role   // the least role that may call it (enforced by the security middleware)
 	Summary string // one line, as in the OpenAPI document
+	// OffInProduction leaves the route unregistered in the production
+	// environment, whatever the rate-limit table says: it answers 404 as
+	// if it did not exist (the guide: /debug and /execute stay off).
+	OffInProduction bool
 
-	handle func(*Server, http.ResponseWriter, *http.Request) error
+	handle  func(*Server, http.ResponseWriter, *http.Request) error
+	pattern string // Method + " " + Path, set by New for the hot path
 }
 
 // Pattern is the ServeMux pattern, e.g. "POST /scene/load".
-func (rt Route) Pattern() string { return rt.Method + " " + rt.Path }
+func (rt Route) Pattern() string {
+	if rt.pattern != "" {
+		return rt.pattern
+	}
+	return rt.Method + " " + rt.Path
+}
 
 // Routes returns the route table: every route the API serves, once. The
 // /openapi.json document describes exactly these (a test checks).
 //
-// Roles follow design §3: health, status and the API description are
-// public; reading state is readonly; changing or inspecting the engine is
-// developer. POST /scene/validate is developer because it reads project
-// files, as load does.
+// Roles follow design §3: health, status, the API description and the
+// /auth routes are public; reading state is readonly; changing or
+// inspecting the engine is developer; /admin is admin. POST
+// /scene/validate is developer because it reads project files, as load
+// does.
 func Routes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/health", MinRole: RoleGuest, handle: (*Server).health,
@@ -97,9 +127,39 @@ func Routes() []Route {
 			Summary: "Reload the running scene from its source"},
 		{Method: "GET", Path: "/performance/metrics", MinRole: RoleDeveloper, handle: (*Server).performance,
 			Summary: "Tick rate, tick times, memory and counts"},
-		{Method: "GET", Path: "/debug", MinRole: RoleDeveloper, handle: (*Server).debugInfo,
+		{Method: "GET", Path: "/debug", MinRole: RoleDeveloper, handle: (*Server).debugInfo, OffInProduction: true,
 			Summary: "Engine and Go runtime details"},
-		{Method: "POST", Path: "/execute", MinRole: RoleDeveloper, handle: (*Server).execute,
+		{Method: "POST", Path: "/execute", MinRole: RoleDeveloper, handle: (*Server).execute, OffInProduction: true,
 			Summary: "Run one engine console command"},
+
+		{Method: "POST", Path: "/auth/token", MinRole: RoleGuest, handle: (*Server).authToken,
+			Summary: "Exchange an API key for an access token and a refresh token"},
+		{Method: "POST", Path: "/auth/refresh", MinRole: RoleGuest, handle: (*Server).authRefresh,
+			Summary: "Exchange a refresh token for new tokens; each refresh token works once"},
+		{Method: "POST", Path: "/auth/logout", MinRole: RoleGuest, handle: (*Server).authLogout,
+			Summary: "End the caller's session"},
+
+		{Method: "GET", Path: "/admin/sessions", MinRole: RoleAdmin, handle: (*Server).adminSessions,
+			Summary: "List the live sessions"},
+		{Method: "DELETE", Path: "/admin/sessions/{id}", MinRole: RoleAdmin, handle: (*Server).adminRevokeSession,
+			Summary: "End one session"},
+		{Method: "DELETE", Path: "/admin/principals/{id}/sessions", MinRole: RoleAdmin, handle: (*Server).adminRevokePrincipal,
+			Summary: "End every session of a principal"},
+		{Method: "GET", Path: "/admin/keys", MinRole: RoleAdmin, handle: (*Server).adminKeys,
+			Summary: "List the API keys, without their secrets"},
+		{Method: "POST", Path: "/admin/keys", MinRole: RoleAdmin, handle: (*Server).adminMintKey,
+			Summary: "Mint a role-bound API key; the key is shown only in this answer"},
+		{Method: "DELETE", Path: "/admin/keys/{id}", MinRole: RoleAdmin, handle: (*Server).adminRevokeKey,
+			Summary: "Revoke an API key and end its sessions"},
+		{Method: "POST", Path: "/admin/keys/rotate", MinRole: RoleAdmin, handle: (*Server).adminRotate,
+			Summary: "Rotate the JWT signing key now"},
+		{Method: "GET", Path: "/admin/signing-keys", MinRole: RoleAdmin, handle: (*Server).adminSigningKeys,
+			Summary: "List the JWT signing keys that still verify, without secrets"},
+		{Method: "GET", Path: "/admin/audit", MinRole: RoleAdmin, handle: (*Server).adminAudit,
+			Summary: "Query the audit log, newest first"},
+		{Method: "GET", Path: "/admin/bans", MinRole: RoleAdmin, handle: (*Server).adminBans,
+			Summary: "List the rate-limit bans in force"},
+		{Method: "DELETE", Path: "/admin/bans/{client}", MinRole: RoleAdmin, handle: (*Server).adminUnban,
+			Summary: "Lift a ban"},
 	}
 }

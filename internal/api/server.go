@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,13 +53,22 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 
-	// Middleware is the hook for the security layer: auth, RBAC, rate
-	// limits and audit, applied in order (the first is outermost). Each
-	// runs after the request id, security headers, access log, panic
-	// recovery and route matching (RouteFromContext tells the route and
-	// its MinRole; RequestID the id), and before the body limit and the
-	// handler. Use WriteError to answer with a problem document.
+	// Security wires authentication, sessions, rate limits, bans, the
+	// audit log, CORS and the trusted proxies (see SecurityOptions; the
+	// zero value serves without any of them).
+	Security SecurityOptions
+
+	// Middleware are extra hooks applied in order (the first is
+	// outermost), after the request id, security headers, access log,
+	// panic recovery, CORS, route matching and the security chain
+	// (RouteFromContext tells the route, PrincipalFromContext the caller,
+	// RequestID the id), and before the body limit and the handler. Use
+	// WriteError to answer with a problem document.
 	Middleware []func(http.Handler) http.Handler
+
+	// TLS, when set, makes Serve speak HTTPS with it (certificates
+	// loaded by the caller); responses then carry HSTS.
+	TLS *tls.Config
 
 	// HTTP sets the *http.Server limits (zero fields: defaults, see
 	// HTTPLimits).
@@ -128,6 +139,12 @@ func New(opts Options) (*Server, error) {
 			problems = append(problems, fmt.Errorf("Middleware[%d] is nil", i))
 		}
 	}
+	if opts.Environment == envProduction && opts.Security.Authenticator == nil {
+		problems = append(problems, errors.New("production requires Security.Authenticator"))
+	}
+	if opts.TLS != nil && len(opts.TLS.Certificates) == 0 && opts.TLS.GetCertificate == nil {
+		problems = append(problems, errors.New("TLS has no certificate"))
+	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, fmt.Errorf("api: options: %w", err)
 	}
@@ -169,10 +186,14 @@ func New(opts Options) (*Server, error) {
 		mux:     http.NewServeMux(),
 		loading: make(chan struct{}, 1),
 	}
+	if opts.Environment == envProduction { // absent: 404 like any unknown path
+		s.routes = slices.DeleteFunc(s.routes, func(rt Route) bool { return rt.OffInProduction })
+	}
 	s.byPat = make(map[string]*Route, len(s.routes))
 	for i := range s.routes {
 		rt := &s.routes[i]
-		s.byPat[rt.Pattern()] = rt
+		rt.pattern = rt.Pattern()
+		s.byPat[rt.pattern] = rt
 		s.mux.Handle(rt.Pattern(), s.adapt(rt))
 	}
 	s.handler = s.stack()
@@ -196,15 +217,28 @@ func (s *Server) adapt(rt *Route) http.Handler {
 	})
 }
 
+// The environments that change what the API serves.
+const (
+	envProduction  = "production"
+	envDevelopment = "development"
+)
+
 // stack composes the middleware, outermost first. This is the one place
 // that decides the order (see the package documentation).
 func (s *Server) stack() http.Handler {
 	var h http.Handler = s.problemMux(s.mux)
 	h = s.limitBody(h)
 	for i := len(s.opts.Middleware) - 1; i >= 0; i-- {
-		h = s.opts.Middleware[i](h) // the security issue's hook
+		h = s.opts.Middleware[i](h)
 	}
+	// The security chain (middleware_security.go), innermost first:
+	// audit → identify → rateLimit → authorize → hooks.
+	h = s.authorize(h)
+	h = s.rateLimit(h)
+	h = s.identify(h)
+	h = s.audit(h)
 	h = s.matchRoute(h)
+	h = s.cors(h)
 	h = s.recoverPanics(h)
 	h = s.accessLog(h)
 	h = securityHeaders(h)
@@ -215,7 +249,8 @@ func (s *Server) stack() http.Handler {
 // Handler returns the API with its full middleware stack.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Routes returns the server's route table (a copy).
+// Routes returns the routes the server serves (a copy): Routes() less
+// those that are off in its environment.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
 // WriteError answers r with the problem document for err, exactly as a
@@ -239,6 +274,7 @@ func (s *Server) HTTPServer(ctx context.Context, addr string) *http.Server {
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         s.opts.TLS.Clone(),
 	}
 }
 
@@ -280,8 +316,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("http api listening", "addr", ln.Addr().String())
+	useTLS := hs.TLSConfig != nil // read before ServeTLS configures it
+	if useTLS {
+		go func() { done <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { done <- hs.Serve(ln) }()
+	}
+	s.log.Info("http api listening", "addr", ln.Addr().String(), "tls", useTLS)
 
 	select {
 	case err := <-done: // Serve failed, or Shutdown was called

@@ -567,6 +567,10 @@ func TestFlags(t *testing.T) {
 		{"data dir", "", Flags{DataDir: "/var/lib/st"}, func(c *Config) (any, any) { return c.Runtime.DataDir, "/var/lib/st" }},
 		{"log dir", "", Flags{LogDir: "/var/log/st"}, func(c *Config) (any, any) { return c.Logging.Directory, "/var/log/st" }},
 		{"scene", "staging", Flags{Scene: "res://scenes/menu.tscn"}, func(c *Config) (any, any) { return c.Runtime.Scene, "res://scenes/menu.tscn" }},
+		{"tls", "", Flags{TLSCert: "/etc/st/cert.pem", TLSKey: "/etc/st/key.pem"}, func(c *Config) (any, any) {
+			s, _ := c.Sources.Lookup("networking.http.tls.key_file")
+			return fmt.Sprint(c.Networking.HTTP.TLS, " ", s.Origin), "{/etc/st/cert.pem /etc/st/key.pem} flag --tls-key"
+		}},
 		{"flag beats env", "", Flags{HTTPAddr: "127.0.0.1:1"}, func(c *Config) (any, any) {
 			s, _ := c.Sources.Lookup("networking.http.port")
 			return s.Origin, "flag --http-addr"
@@ -595,6 +599,7 @@ func TestFlags(t *testing.T) {
 		{"scene denied", "production", Flags{Scene: "res://tests/debug.tscn"}, `flag --scene: runtime.scene: whitelist: scene not allowed`},
 		{"scene invalid", "", Flags{Scene: "res://x.tscn.bak"}, `flag --scene: runtime.scene: invalid scene path`},
 		{"no config dir", "", Flags{ConfigDir: "/nonexistent/spacetime"}, `flag --config-dir:`},
+		{"tls cert without key", "", Flags{TLSCert: "/etc/st/cert.pem"}, `networking.http.tls: cert_file and key_file must be set together`},
 	}
 	for _, tc := range errTests {
 		t.Run(tc.name, func(t *testing.T) {

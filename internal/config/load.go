@@ -34,6 +34,8 @@ type Flags struct {
 	DataDir       string // --data-dir DIR
 	LogDir        string // --log-dir DIR
 	Scene         string // --scene res://...
+	TLSCert       string // --tls-cert FILE (PEM)
+	TLSKey        string // --tls-key FILE (PEM)
 }
 
 // Register defines the flags on fs, bound to f. Defaults are documented in
@@ -48,6 +50,8 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.DataDir, "data-dir", "", "data `dir` for the store and generated secrets (default from config: data)")
 	fs.StringVar(&f.LogDir, "log-dir", "", "log `dir` for log files and the audit log (default from config: logs)")
 	fs.StringVar(&f.Scene, "scene", "", "scene loaded at start (default from config: res://vr_main.tscn)")
+	fs.StringVar(&f.TLSCert, "tls-cert", "", "serve the HTTP API over TLS with this PEM certificate `file` (with --tls-key)")
+	fs.StringVar(&f.TLSKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 }
 
 // Options are Load's inputs.
@@ -347,6 +351,8 @@ func applyFlags(c *Config, f Flags) error {
 	str("data-dir", f.DataDir, "runtime.data_dir", &c.Runtime.DataDir)
 	str("log-dir", f.LogDir, "logging.directory", &c.Logging.Directory)
 	str("scene", f.Scene, "runtime.scene", &c.Runtime.Scene)
+	str("tls-cert", f.TLSCert, "networking.http.tls.cert_file", &c.Networking.HTTP.TLS.CertFile)
+	str("tls-key", f.TLSKey, "networking.http.tls.key_file", &c.Networking.HTTP.TLS.KeyFile)
 	return errors.Join(errs...)
 }
 
