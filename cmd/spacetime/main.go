@@ -6,7 +6,9 @@
 //	spacetime serve [flags]            run the simulation and its HTTP API
 //	spacetime scene validate FILE...   check scene files offline
 //	spacetime scene list               list the scenes of a project
-//	spacetime bench engine [flags]     measure the engine
+//	spacetime telemetry [flags]        watch the telemetry stream
+//	spacetime discover [flags]         list instances by their beacons
+//	spacetime bench engine|telemetry   measure the engine or the stream
 //	spacetime version                  print version, commit and build mode
 package main
 
@@ -86,7 +88,9 @@ func commands() []command {
 	return []command{
 		{"serve", "run the simulation server and its HTTP API", runServe},
 		{"scene", "validate and list scenes offline (validate FILE..., list)", runScene},
-		{"bench", "measure the engine (bench engine --particles N --seconds S --json)", runBench},
+		{"telemetry", "watch the telemetry stream (the guide's telemetry_client.py)", runTelemetry},
+		{"discover", "list the instances whose discovery beacons arrive", runDiscover},
+		{"bench", "measure this machine (bench engine, bench telemetry)", runBench},
 		{"version", "print version, commit and build mode", runVersion},
 	}
 }

@@ -34,7 +34,7 @@ func startBinary(t *testing.T, bin string, vars ...string) <-chan string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--http-addr", "127.0.0.1:0", "--data-dir", dir)
+	cmd := exec.CommandContext(ctx, bin, "serve", "--http-addr", "127.0.0.1:0", "--telemetry-addr", "127.0.0.1:0", "--data-dir", dir)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), append([]string{"GODOT_ENV=test", "GODOT_LOG_LEVEL=info", "GODOT_ENABLE_HTTP_API="}, vars...)...)
 	stderr, err := cmd.StderrPipe()

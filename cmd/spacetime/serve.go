@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/spacetime-vr/spacetime/content"
@@ -70,32 +72,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
-	history := api.NewMemoryHistory(0)
-	if err := loadStartScene(ctx, log, scenes, engineSim{eng}, history, cfg.Runtime.Scene, cfg.Performance.Timeouts.SceneLoad()); err != nil {
-		_ = stopEngine()
-		return err
-	}
-
-	if !cfg.HTTPAPIEnabled(buildinfo.Release) {
-		log.Warn("HTTP API disabled in release builds", "hint", "set GODOT_ENABLE_HTTP_API=true to enable it")
-		env.ready(readyInfo{})
-		<-ctx.Done()
-		log.Info("shutting down")
-		return stopEngine()
-	}
-
-	tlsConf, err := loadTLS(cfg.Networking.HTTP.TLS)
-	if err != nil {
-		_ = stopEngine()
-		return err
-	}
 	sec, err := newSecurity(cfg, log, securityDeps{})
 	if err != nil {
 		_ = stopEngine()
 		return err
 	}
-	log.Info("security", "bootstrap_token", sec.auth.Bootstrap(), "rate_limiting", sec.policy.Enabled(),
-		"audit", sec.audit != nil, "tls", tlsConf != nil, "cors_origins", len(cfg.Networking.HTTP.CORSAllowedOrigins))
 	securityDone := make(chan error, 1)
 	go func() { securityDone <- sec.run(ctx) }()
 	// stopSecurity ends the auth maintenance loop and writes out the audit
@@ -108,13 +89,83 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return errors.Join(err, sec.close(cctx, log))
 	}
 
+	obs, err := newObservability(cfg, log, eng, sec)
+	if err != nil {
+		return errors.Join(err, stopSecurity(), stopEngine())
+	}
+	history := observedHistory{History: api.NewMemoryHistory(0), metrics: obs.metrics, hub: obs.hub}
+	if err := loadStartScene(ctx, log, scenes, engineSim{eng}, history, cfg.Runtime.Scene, cfg.Performance.Timeouts.SceneLoad()); err != nil {
+		obs.close()
+		return errors.Join(err, stopSecurity(), stopEngine())
+	}
+
+	apiOn := cfg.HTTPAPIEnabled(buildinfo.Release)
+	var (
+		srv     *api.Server
+		tlsConf *tls.Config
+		addr    net.Addr
+	)
+	if apiOn {
+		srv, tlsConf, addr, err = newAPI(cfg, log, eng, scenes, history, sec, obs)
+		if err != nil {
+			obs.close()
+			return errors.Join(err, stopSecurity(), stopEngine())
+		}
+		log.Info("security", "bootstrap_token", sec.auth.Bootstrap(), "rate_limiting", sec.policy.Enabled(),
+			"audit", sec.audit != nil, "tls", tlsConf != nil, "cors_origins", len(cfg.Networking.HTTP.CORSAllowedOrigins))
+	} else {
+		log.Warn("HTTP API disabled in release builds", "hint", "set GODOT_ENABLE_HTTP_API=true to enable it")
+	}
+	if err := obs.startDiscovery(cfg, log, eng, addr); err != nil {
+		obs.close()
+		return errors.Join(err, stopSecurity(), stopEngine())
+	}
+	obsDone := make(chan error, 1)
+	go func() { obsDone <- obs.run(ctx, log) }()
+	if apiOn {
+		announceBootstrap(env.stdout, sec.auth.Bootstrap())
+	}
+	env.ready(readyInfo{HTTPAddr: addr, TLS: tlsConf != nil, TelemetryAddr: obs.telemetryAddr()})
+
+	var serveErr error
+	if apiOn {
+		serveErr = srv.Serve(ctx) // returns after ctx ends and the graceful shutdown
+		if errors.Is(serveErr, context.Canceled) {
+			serveErr = nil
+		}
+	} else {
+		<-ctx.Done()
+	}
+	log.Info("shutting down")
+	cancel()
+	obsErr := <-obsDone
+	secErr := stopSecurity()
+	engErr := stopEngine()
+	if serveErr != nil {
+		serveErr = fmt.Errorf("http api: %w", serveErr)
+	}
+	return errors.Join(serveErr, obsErr, secErr, engErr)
+}
+
+// newAPI builds the HTTP API server and binds its port.
+func newAPI(cfg *config.Config, log *slog.Logger, eng *engine.Engine, scenes api.Scenes, history api.History, sec *security, obs *observability) (*api.Server, *tls.Config, net.Addr, error) {
+	tlsConf, err := loadTLS(cfg.Networking.HTTP.TLS)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var stream api.Telemetry
+	if obs.hub != nil {
+		stream = apiTelemetry{hub: obs.hub, tickets: obs.tickets}
+	}
 	srv, err := api.New(api.Options{
 		Sim:              engineSim{eng},
 		Scenes:           scenes,
 		History:          history,
 		Logger:           log,
-		Build:            info,
+		Build:            buildinfo.Read(),
 		Environment:      cfg.Environment,
+		TelemetryActive:  func() bool { return obs.hub != nil && obs.hub.Active() },
+		Telemetry:        stream,
 		SceneLoadTimeout: cfg.Performance.Timeouts.SceneLoad(),
 		MaxBodyBytes:     cfg.Networking.HTTP.MaxBodyBytes,
 		HTTP: api.HTTPLimits{
@@ -126,27 +177,24 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		},
 		ShutdownTimeout: cfg.Networking.HTTP.ShutdownTimeout(),
 		Security:        sec.opts,
-		TLS:             tlsConf,
+		Middleware: []func(http.Handler) http.Handler{
+			obs.metrics.Middleware(func(r *http.Request) string {
+				if rt, ok := api.RouteFromContext(r.Context()); ok {
+					return rt.Path
+				}
+				return ""
+			}),
+		},
+		TLS: tlsConf,
 	})
 	if err != nil {
-		return errors.Join(fmt.Errorf("http api: %w", err), stopSecurity(), stopEngine())
+		return nil, nil, nil, fmt.Errorf("http api: %w", err)
 	}
 	addr, err := srv.Listen(cfg.Networking.HTTP.Addr())
 	if err != nil {
-		return errors.Join(fmt.Errorf("http api: listen on %s: %w (is another process using the port? see docs/operations.md)", cfg.Networking.HTTP.Addr(), err),
-			stopSecurity(), stopEngine())
+		return nil, nil, nil, fmt.Errorf("http api: listen on %s: %w (is another process using the port? see docs/operations.md)", cfg.Networking.HTTP.Addr(), err)
 	}
-	announceBootstrap(env.stdout, sec.auth.Bootstrap())
-	env.ready(readyInfo{HTTPAddr: addr, TLS: tlsConf != nil})
-
-	serveErr := srv.Serve(ctx) // returns after ctx ends and the graceful shutdown
-	log.Info("shutting down")
-	secErr := stopSecurity()
-	engErr := stopEngine()
-	if serveErr != nil && !errors.Is(serveErr, context.Canceled) {
-		return errors.Join(fmt.Errorf("http api: %w", serveErr), secErr, engErr)
-	}
-	return errors.Join(secErr, engErr)
+	return srv, tlsConf, addr, nil
 }
 
 // auditCloseTimeout bounds the writing of queued audit records at
@@ -155,8 +203,9 @@ const auditCloseTimeout = 10 * time.Second
 
 // readyInfo tells a test harness where serve listens.
 type readyInfo struct {
-	HTTPAddr net.Addr // nil when the API is off
-	TLS      bool     // the API speaks HTTPS
+	HTTPAddr      net.Addr // nil when the API is off
+	TLS           bool     // the API speaks HTTPS
+	TelemetryAddr net.Addr // nil when telemetry is off
 }
 
 // openProject opens the content root that res:// names: a directory, or

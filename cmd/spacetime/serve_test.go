@@ -24,16 +24,17 @@ import (
 // security. Requests go with an admin access token obtained by exchanging
 // API_TOKEN at /auth/token, unless a test asks otherwise.
 type server struct {
-	t      *testing.T
-	dir    string // holds data/ and logs/
-	base   string
-	client *http.Client
-	token  string // admin access token ("" when API_TOKEN is not known)
-	stdout *syncBuffer
-	stderr *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
-	sent   atomic.Int64 // requests sent, for the audit tests
+	t         *testing.T
+	dir       string // holds data/ and logs/
+	base      string
+	telemetry string // host:port of the telemetry port ("" when off)
+	client    *http.Client
+	token     string // admin access token ("" when API_TOKEN is not known)
+	stdout    *syncBuffer
+	stderr    *syncBuffer
+	cancel    context.CancelFunc
+	done      chan error
+	sent      atomic.Int64 // requests sent, for the audit tests
 }
 
 // testAPIToken is the API_TOKEN of the test servers: long enough for
@@ -72,7 +73,7 @@ func startServeIn(t *testing.T, dir string, vars map[string]string, flags ...str
 	t.Helper()
 	env := map[string]string{"API_TOKEN": testAPIToken}
 	maps.Copy(env, vars)
-	args := append([]string{"serve", "--http-addr", "127.0.0.1:0",
+	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--telemetry-addr", "127.0.0.1:0",
 		"--data-dir", filepath.Join(dir, "data"), "--log-dir", filepath.Join(dir, "logs")}, flags...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan readyInfo, 1)
@@ -91,6 +92,9 @@ func startServeIn(t *testing.T, dir string, vars map[string]string, flags ...str
 	t.Cleanup(tr.CloseIdleConnections)
 	select {
 	case r := <-ready:
+		if r.TelemetryAddr != nil {
+			s.telemetry = r.TelemetryAddr.String()
+		}
 		if r.HTTPAddr != nil {
 			s.base = "http://" + r.HTTPAddr.String()
 			if r.TLS {
@@ -509,7 +513,7 @@ func TestServeStartFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--data-dir", dir}, tc.args...)
+			args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--telemetry-addr", "127.0.0.1:0", "--data-dir", dir}, tc.args...)
 			var stderr syncBuffer
 			env := &environment{getenv: func(k string) string { return tc.vars[k] }, stdout: io.Discard, stderr: &stderr, workDir: dir}
 			err := run(context.Background(), args, env.getenv, nil, io.Discard, &stderr, withEnv(env))

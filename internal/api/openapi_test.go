@@ -128,6 +128,7 @@ func TestOpenAPIServed(t *testing.T) {
 func TestRouteRoles(t *testing.T) {
 	want := map[string]api.Role{
 		"GET /health": api.RoleGuest, "GET /status": api.RoleGuest, "GET /openapi.json": api.RoleGuest,
+		"GET /telemetry": api.RoleGuest, "POST /telemetry/ticket": api.RoleReadonly,
 		"GET /scene": api.RoleReadonly, "GET /scenes": api.RoleReadonly, "GET /scene/history": api.RoleReadonly,
 		"GET /state/scene": api.RoleReadonly, "GET /state/player": api.RoleReadonly, "GET /state/vr": api.RoleReadonly,
 		"POST /scene/validate": api.RoleDeveloper, "POST /scene/load": api.RoleDeveloper, "POST /scene/reload": api.RoleDeveloper,

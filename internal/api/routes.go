@@ -105,6 +105,10 @@ func Routes() []Route {
 			Summary: "Service status, version and running scene"},
 		{Method: "GET", Path: "/openapi.json", MinRole: RoleGuest, handle: (*Server).openAPI,
 			Summary: "This API's OpenAPI 3.1 description"},
+		{Method: "GET", Path: "/telemetry", MinRole: RoleGuest, handle: (*Server).telemetryStream,
+			Summary: "The telemetry WebSocket stream, as on the telemetry port"},
+		{Method: "POST", Path: "/telemetry/ticket", MinRole: RoleReadonly, handle: (*Server).telemetryTicket,
+			Summary: "A short-lived single-use ticket for the telemetry stream"},
 
 		{Method: "GET", Path: "/scene", MinRole: RoleReadonly, handle: (*Server).currentScene,
 			Summary: "The running scene"},

@@ -53,6 +53,10 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 
+	// Telemetry is the stream served at /telemetry and the issuer of
+	// POST /telemetry/ticket (nil: both answer 404 telemetry_disabled).
+	Telemetry Telemetry
+
 	// Security wires authentication, sessions, rate limits, bans, the
 	// audit log, CORS and the trusted proxies (see SecurityOptions; the
 	// zero value serves without any of them).
