@@ -41,11 +41,18 @@ type schedState struct {
 
 // conn is one WebSocket connection. Its reader runs on the HTTP handler's
 // goroutine (ServeHTTP), its writer on its own; the poll goroutine and
-// Publish push to q.
+// Publish push to q. Only the writer calls ws's write methods
+// (WritePreparedMessage, WriteMessage, SetWriteDeadline); WriteControl,
+// which gorilla serialises with them, is called by the writer (pings, the
+// close frame) and by gorilla's reader (pongs, the close of a protocol
+// violation).
 type conn struct {
-	h      *Hub
-	ws     *websocket.Conn // reads only
-	nc     net.Conn        // the socket the writer writes
+	h  *Hub
+	ws *websocket.Conn
+	// nc is ws's socket, used only to interrupt a blocked write (a
+	// deadline set from kick) and to close; every byte goes through ws.
+	nc     net.Conn
+	cork   corker
 	remote string
 	q      *sendQueue
 	cfg    atomic.Pointer[subConfig]
@@ -59,8 +66,7 @@ type conn struct {
 	killReason string
 	readerDone chan struct{}
 	writerDone chan struct{}
-	writeEnd   string   // set by the writer before writerDone when a write failed
-	iov        [][]byte // the writer's writev vector
+	writeEnd   string // set by the writer before writerDone when a write failed
 	dropped    atomic.Uint64
 
 	// Owned by the reader.
@@ -87,6 +93,7 @@ func newConn(h *Hub, ws *websocket.Conn, r *http.Request) *conn {
 		h:          h,
 		ws:         ws,
 		nc:         ws.NetConn(),
+		cork:       newCorker(ws.NetConn()),
 		remote:     r.RemoteAddr,
 		q:          newSendQueue(h.opts.SendQueue, maxCtrl),
 		kill:       make(chan struct{}),
@@ -192,7 +199,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case c.killed.Load():
 		reason = c.killReason
-	case c.writeEnd != "":
+	case c.writeEnd != "" && reason == ReasonError:
+		// The writer failed first (and closed the socket under the reader).
 		reason = c.writeEnd
 	}
 	h.untrack(c, reason)
@@ -294,11 +302,14 @@ func (c *conn) readLoop(ctx context.Context, pre preAuth) string {
 		}
 		return nil
 	})
-	// Control replies go through the writer (the only writer).
+	// gorilla serialises WriteControl with the writer's writes. A failed
+	// pong is not the reader's concern: a dead connection fails the next
+	// read or write anyway.
 	ws.SetPingHandler(func(data string) error {
-		c.h.enqueue(c, c.h.opts.Now(), outItem{wire: wireFrame(opPong, []byte(data)), ctrl: true})
+		_ = ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(closeGrace))
 		return nil
 	})
+	// The writer echoes the client's close (after kick, below).
 	ws.SetCloseHandler(func(int, string) error { return nil })
 	switch {
 	case pre.err != nil:
@@ -394,7 +405,7 @@ func (c *conn) allow(now time.Time) bool {
 
 // reply queues a message for this connection alone.
 func (c *conn) reply(b []byte) {
-	c.h.enqueue(c, c.h.opts.Now(), outItem{wire: wireFrame(opText, b), size: len(b), ctrl: true})
+	c.h.enqueue(c, c.h.opts.Now(), outItem{text: b, size: len(b), ctrl: true})
 }
 
 func (c *conn) replyError(code, msg string, id json.RawMessage) {
@@ -688,13 +699,10 @@ func (c *conn) pong(id json.RawMessage) {
 	c.reply(append(b, '}'))
 }
 
-// writeLoop is the connection's only writer: it drains the queue (all
-// pending frames in one writev), pings, and runs the closing handshake when
-// the connection is kicked. Gorilla's Conn is used to read only; the
-// reader's automatic control replies are routed here (see readLoop), so
-// writes never interleave. (Gorilla itself still writes a close frame from
-// the reader on a protocol violation or an oversized message; the
-// connection is being dropped then anyway.)
+// writeLoop is the connection's only writer: it drains the queue with
+// gorilla's WritePreparedMessage (shared stream frames) and WriteMessage
+// (replies), pings with WriteControl, and runs the closing handshake when
+// the connection is kicked.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	ping := time.NewTicker(c.h.opts.PingInterval)
@@ -713,6 +721,7 @@ func (c *conn) writeLoop() {
 		case <-c.q.notify:
 			batch = c.q.take(batch)
 			if c.killed.Load() && c.killCode == CloseTooSlow {
+				clear(batch)
 				continue // the slow subscriber gets nothing more; kill is ready
 			}
 			if err := c.writeBatch(batch, c.h.opts.WriteTimeout); err != nil {
@@ -720,7 +729,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-ping.C:
-			if err := c.writeBatch([]outItem{{wire: pingFrame()}}, c.h.opts.WriteTimeout); err != nil {
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, c.deadline(c.h.opts.WriteTimeout)); err != nil {
 				c.writeFailed(err)
 				return
 			}
@@ -728,38 +737,49 @@ func (c *conn) writeLoop() {
 	}
 }
 
-func pingFrame() []byte { return []byte{0x80 | opPing, 0} }
-
-// writeBatch writes items in order with one writev, within timeout (less
-// once the connection is being closed).
-func (c *conn) writeBatch(items []outItem, timeout time.Duration) error {
-	if len(items) == 0 {
-		return nil
-	}
-	var frames, bytes uint64
-	iov := c.iov[:0]
-	for i := range items {
-		iov = append(iov, items[i].wire)
-		if items[i].stream {
-			frames++
-		}
-		bytes += uint64(items[i].size)
-	}
+// deadline is the deadline of a write starting now: timeout, or less
+// once the connection is being closed.
+func (c *conn) deadline(timeout time.Duration) time.Time {
 	if c.killed.Load() {
 		timeout = min(timeout, closeGrace)
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
-	bufs := net.Buffers(iov)
-	_, err := bufs.WriteTo(c.nc)
-	clear(iov)
-	c.iov = iov[:0]
-	clear(items)
-	if err != nil {
-		return err
+	return time.Now().Add(timeout)
+}
+
+// writeBatch writes items in order, one message each, every write within
+// timeout (less once the connection is being closed), and counts what was
+// written.
+func (c *conn) writeBatch(items []outItem, timeout time.Duration) error {
+	var frames, bytes uint64
+	var err error
+	if len(items) > 1 {
+		// One transmission for the batch, as gorilla writes each message
+		// with its own write.
+		c.cork.set(true)
+		defer c.cork.set(false)
 	}
+	for i := range items {
+		it := &items[i]
+		if err = c.ws.SetWriteDeadline(c.deadline(timeout)); err != nil {
+			break
+		}
+		if it.pm != nil {
+			err = c.ws.WritePreparedMessage(it.pm)
+		} else {
+			err = c.ws.WriteMessage(websocket.TextMessage, it.text)
+		}
+		if err != nil {
+			break
+		}
+		if it.stream {
+			frames++
+		}
+		bytes += uint64(it.size)
+	}
+	clear(items)
 	c.h.st.sent.Add(frames)
 	c.h.st.bytes.Add(bytes)
-	return nil
+	return err
 }
 
 // writeFailed records why the writer stopped and closes the socket so the
@@ -787,7 +807,7 @@ func (c *conn) closing(batch []outItem) {
 		}
 	}
 	c.q.close()
-	_ = c.writeBatch([]outItem{{wire: closeFrame(c.killCode, c.killText)}}, closeGrace)
+	_ = c.ws.WriteControl(websocket.CloseMessage, closePayload(c.killCode, c.killText), c.deadline(closeGrace))
 	t := time.NewTimer(closeGrace)
 	select {
 	case <-c.readerDone:

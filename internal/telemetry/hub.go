@@ -249,10 +249,11 @@ type Hub struct {
 	st       counters
 }
 
-// variantFrame is one encoding of a topic for the current tick, framed.
+// variantFrame is one encoding of a topic for the current tick, prepared
+// once for every subscriber.
 type variantFrame struct {
 	v    bodiesVariant
-	wire []byte
+	pm   *websocket.PreparedMessage
 	size int
 }
 
@@ -469,13 +470,13 @@ func (h *Hub) Step() bool {
 				continue
 			}
 			f := &frames[t]
-			if f.wire == nil {
+			if f.pm == nil {
 				*f = h.encodeTopic(t, s, ts, len(subs))
-				if f.wire == nil {
+				if f.pm == nil {
 					continue
 				}
 			}
-			items = append(items, outItem{wire: f.wire, size: f.size, stream: true})
+			items = append(items, outItem{pm: f.pm, size: f.size, stream: true})
 		}
 		if len(items) > 0 {
 			// One lock and at most one wake-up of the writer per tick.
@@ -521,16 +522,23 @@ func (h *Hub) encodeTopic(t int, s *engine.Snapshot, ts float64, nsubs int) vari
 	}
 	b = append(b, '}')
 	h.scratch = b
-	return h.prepare(opText, b, start)
+	return h.prepare(websocket.TextMessage, b, start)
 }
 
 func (h *Hub) extras(nsubs int) extras {
 	return extras{memoryMB: h.mem.MB(h.opts.Now()), goroutines: runtime.NumGoroutine(), subscribers: nsubs}
 }
 
-// prepare frames b once for all connections.
-func (h *Hub) prepare(op byte, b []byte, start time.Time) variantFrame {
-	f := variantFrame{wire: wireFrame(op, b), size: len(b)}
+// prepare frames b once for all connections (a copy: b may be reused);
+// a zero variantFrame when gorilla refuses it (it does not for data
+// messages).
+func (h *Hub) prepare(msgType int, b []byte, start time.Time) variantFrame {
+	pm, err := newPrepared(msgType, b)
+	if err != nil {
+		h.log.Error("prepare telemetry frame", "bytes", len(b), "err", err)
+		return variantFrame{}
+	}
+	f := variantFrame{pm: pm, size: len(b)}
 	h.st.encodes.Add(1)
 	h.st.encodeNs.Add(uint64(time.Since(start)))
 	return f
@@ -547,16 +555,16 @@ func (h *Hub) variant(v bodiesVariant, s *engine.Snapshot, ts float64) variantFr
 	var f variantFrame
 	if v.format == FormatBinary && !v.meta {
 		h.scratch = EncodeBodiesFrame(h.scratch[:0], s, v.decimate, v.particles)
-		f = h.prepare(opBinary, h.scratch, start)
+		f = h.prepare(websocket.BinaryMessage, h.scratch, start)
 	} else {
 		b := appendEnvelope(jbuf(h.scratch[:0]), TopicBodies, ts)
 		b = appendBodies(b, s, v)
 		b = append(b, '}')
 		h.scratch = b
-		f = h.prepare(opText, b, start)
+		f = h.prepare(websocket.TextMessage, b, start)
 	}
 	f.v = v
-	if f.wire != nil {
+	if f.pm != nil {
 		h.variants = append(h.variants, f)
 	}
 	return f
@@ -572,10 +580,10 @@ func (h *Hub) fanBodies(items []outItem, c *conn, cfg *subConfig, s *engine.Snap
 	if cfg.format == FormatBinary {
 		if !c.sentMeta || c.sentMetaGen != h.metaGen || c.sentMetaCfg != cfg.gen {
 			m := h.variant(bodiesVariant{format: FormatBinary, decimate: cfg.decimate, meta: true}, s, ts)
-			if m.wire == nil {
+			if m.pm == nil {
 				return items
 			}
-			items = append(items, outItem{wire: m.wire, size: m.size, ctrl: true, stream: true})
+			items = append(items, outItem{pm: m.pm, size: m.size, ctrl: true, stream: true})
 			c.sentMeta, c.sentMetaGen, c.sentMetaCfg = true, h.metaGen, cfg.gen
 		}
 	}
@@ -585,13 +593,13 @@ func (h *Hub) fanBodies(items []outItem, c *conn, cfg *subConfig, s *engine.Snap
 		dec = max(dec, (len(s.ParticlePos)/3+MaxJSONParticles-1)/MaxJSONParticles)
 	}
 	f := h.variant(bodiesVariant{format: cfg.format, decimate: dec, particles: withParts}, s, ts)
-	if f.wire == nil {
+	if f.pm == nil {
 		return items
 	}
 	if withParts {
 		c.sentPart, c.sentPartTick, c.sentPartCfg, c.sentPartMeta = true, s.ParticleTick, cfg.gen, h.metaGen
 	}
-	return append(items, outItem{wire: f.wire, size: f.size, stream: true})
+	return append(items, outItem{pm: f.pm, size: f.size, stream: true})
 }
 
 // MaxJSONParticles caps the particles of one json-format bodies frame: the
@@ -632,7 +640,7 @@ func (h *Hub) Publish(ev Event) {
 		if cfg == nil || !cfg.topics[topicEventsI].on || (c.killed.Load() && c.killCode == CloseTooSlow) {
 			continue
 		}
-		if f.wire == nil {
+		if f.pm == nil {
 			var detail []byte
 			if ev.Data != nil {
 				var err error
@@ -644,11 +652,11 @@ func (h *Hub) Publish(ev Event) {
 			b := appendEnvelope(nil, TopicEvents, unixSeconds(now))
 			b = appendEventData(b, ev.Kind, seq, detail)
 			b = append(b, '}')
-			if f = h.prepare(opText, b, time.Now()); f.wire == nil {
+			if f = h.prepare(websocket.TextMessage, b, time.Now()); f.pm == nil {
 				return
 			}
 		}
-		h.enqueue(c, now, outItem{wire: f.wire, size: f.size, ctrl: true, stream: true})
+		h.enqueue(c, now, outItem{pm: f.pm, size: f.size, ctrl: true, stream: true})
 	}
 }
 

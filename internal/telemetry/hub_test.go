@@ -488,6 +488,44 @@ func TestOversizedMessageCloses(t *testing.T) {
 	waitFor(t, "the disconnect to be counted", func() bool { return h.hub.Stats().DisconnectsByReason[ReasonAbuse] == 1 })
 }
 
+// TestOversizedMessageWhileStreaming closes for an oversized message while
+// the writer is busy with frames: gorilla's reader writes the 1009 close
+// and the writer's frames must not interleave with it.
+func TestOversizedMessageWhileStreaming(t *testing.T) {
+	h := newHarness(t, HubOptions{MaxDropStreak: 1 << 30, MaxBehind: time.Hour})
+	c := h.connect()
+	c.subscribe(90, TopicPerf, TopicPlayer, TopicBodies)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Millisecond) // paces the load; nothing is timed
+		defer tick.Stop()
+		for n := h.tick + 1; ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			h.src.set(testSnapshot(n, 300, 1))
+			h.hub.Step()
+		}
+	})
+	defer wg.Wait()
+	defer close(stop)
+	for range 10 { // the frames flow
+		c.msg()
+	}
+	c.send(`{"type":"ping","pad":"` + strings.Repeat("x", MaxMessageBytes) + `"}`)
+	ce, msgs := c.closeError()
+	if ce == nil || ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("close = %v after %d messages, want 1009", ce, len(msgs))
+	}
+	waitFor(t, "the disconnect to be counted", func() bool { return h.hub.Stats().DisconnectsByReason[ReasonAbuse] == 1 })
+	if got := h.hub.Stats().DisconnectsByReason[ReasonError]; got != 0 {
+		t.Errorf("%d disconnects counted as errors, want the one as abuse", got)
+	}
+}
+
 func TestMessageFloodIsRateLimited(t *testing.T) {
 	clock := newFakeClock()
 	h := newHarness(t, HubOptions{Now: clock.Now, MessageRate: 5})

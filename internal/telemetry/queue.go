@@ -3,13 +3,16 @@ package telemetry
 import (
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
-// outItem is one message waiting for a connection's writer: a complete
-// wire frame, shared by every subscriber of a topic or built for this
-// connection alone (replies, pongs).
+// outItem is one message waiting for a connection's writer: a prepared
+// message shared by every subscriber of a topic (pm), or a text message
+// for this connection alone (text: replies).
 type outItem struct {
-	wire []byte
+	pm   *websocket.PreparedMessage
+	text []byte
 	size int // payload bytes
 	// ctrl items (replies, events) are never dropped; stream frames are,
 	// oldest first, when the queue is full.
