@@ -513,7 +513,7 @@ func TestServeStartFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--telemetry-addr", "127.0.0.1:0", "--data-dir", dir}, tc.args...)
+			args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--telemetry-addr", "127.0.0.1:0", "--data-dir", dir, "--log-dir", filepath.Join(dir, "logs")}, tc.args...)
 			var stderr syncBuffer
 			env := &environment{getenv: func(k string) string { return tc.vars[k] }, stdout: io.Discard, stderr: &stderr, workDir: dir}
 			err := run(context.Background(), args, env.getenv, nil, io.Discard, &stderr, withEnv(env))
