@@ -74,7 +74,7 @@ func BenchmarkTick(b *testing.B) {
 			e.swap(w, time.Now())
 			b.Cleanup(func() { e.world.Close() })
 			for b.Loop() {
-				e.tick()
+				e.tick(time.Now())
 			}
 			b.ReportMetric(float64(e.perf.p99.Nanoseconds())/1e6, "p99-ms")
 			b.ReportMetric(float64(e.perf.p50.Nanoseconds())/1e6, "p50-ms")

@@ -261,7 +261,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err := e.clock.SleepUntil(ctx, deadline(k)); err != nil || ctx.Err() != nil {
 			return nil
 		}
-		end := e.tick()
+		end := e.tick(deadline(k))
 		k++
 		if behind := end.Sub(deadline(k)); behind > 2*e.dt {
 			skip := int64(behind / e.dt)
@@ -292,8 +292,9 @@ func (e *Engine) shutdown() {
 	}
 }
 
-// tick runs one loop iteration and returns its end time.
-func (e *Engine) tick() time.Time {
+// tick runs one loop iteration, scheduled for deadline, and returns its
+// end time.
+func (e *Engine) tick(deadline time.Time) time.Time {
 	start := e.clock.Now()
 	e.ticks++
 	if e.level >= 0 {
@@ -325,7 +326,7 @@ func (e *Engine) tick() time.Time {
 	}
 	s := e.buildSnapshot()
 	end := e.clock.Now()
-	d := e.perf.observe(start, end)
+	d := e.perf.observe(deadline, start, end)
 	if level, changed := e.qc.observe(d, e.perf.fps); changed {
 		e.level = level
 		e.log.Info("quality level changed", "level", level, "tick_p99", e.perf.p99, "fps", e.perf.fps)
@@ -487,7 +488,7 @@ func (e *Engine) perfSnapshot() Perf {
 	w := e.world
 	return Perf{
 		PhysicsFPS: e.opts.PhysicsFPS, FPS: e.perf.fps,
-		TickP50: e.perf.p50, TickP99: e.perf.p99, TickMax: e.perf.max,
+		TickP50: e.perf.p50, TickP99: e.perf.p99, TickMax: e.perf.max, TickLateP99: e.perf.lateP99,
 		Overruns: e.perf.overruns, Quality: w.Quality(), MaxQuality: MaxQualityLevel,
 		SubSteps: e.tickSubs, ParticleStride: w.q.particleEvery, Ticks: e.ticks,
 		TickBudget: e.dt, Skipped: e.perf.skipped, ParticleSubSteps: e.tickPSubs,

@@ -35,12 +35,14 @@ type perfStats struct {
 	endCount int
 
 	durs     []time.Duration // ring of recent tick durations
+	lates    []time.Duration // ring of how late those ticks started
 	durHead  int
 	durCount int
 	scratch  []time.Duration
 	since    int
 
 	p50, p99, max time.Duration
+	lateP99       time.Duration
 	fps           float64
 	overruns      uint64
 	skipped       uint64
@@ -52,13 +54,17 @@ func newPerfStats(fps int, window int) *perfStats {
 		budget:  time.Second / time.Duration(fps),
 		ends:    make([]time.Time, 2*fps+2),
 		durs:    make([]time.Duration, window),
+		lates:   make([]time.Duration, window),
 		scratch: make([]time.Duration, window),
 	}
 }
 
-// observe records one tick that ran from start to end.
-func (p *perfStats) observe(start, end time.Time) time.Duration {
+// observe records one tick scheduled for deadline that ran from start to
+// end. How late it started is the loop's jitter: what a subscriber or a
+// headset sees beyond the tick's own duration.
+func (p *perfStats) observe(deadline, start, end time.Time) time.Duration {
 	d := end.Sub(start)
+	p.lates[p.durHead] = max(start.Sub(deadline), 0)
 	p.ticks++
 	if d > p.budget {
 		p.overruns++
@@ -104,6 +110,9 @@ func (p *perfStats) percentiles() {
 	p.p50 = nearestRank(s, 0.50)
 	p.p99 = nearestRank(s, 0.99)
 	p.max = s[len(s)-1]
+	copy(s, p.lates[:p.durCount])
+	slices.Sort(s)
+	p.lateP99 = nearestRank(s, 0.99)
 }
 
 // nearestRank is the q-quantile of sorted s (nearest-rank method).

@@ -168,10 +168,13 @@ type PlayerState struct {
 
 // Perf is the engine's measurement of itself.
 type Perf struct {
-	PhysicsFPS     int     // configured tick rate
-	FPS            float64 // achieved ticks over the last sliding second
-	TickP50        time.Duration
-	TickP99        time.Duration
+	PhysicsFPS int     // configured tick rate
+	FPS        float64 // achieved ticks over the last sliding second
+	TickP50    time.Duration
+	TickP99    time.Duration
+	// TickLateP99 is the p99 of how late ticks started against their
+	// fixed schedule over the same window: the loop's jitter.
+	TickLateP99    time.Duration
 	TickMax        time.Duration
 	Overruns       uint64 // ticks that took longer than the budget
 	Quality        int    // current quality level, 0 = full; higher = cheaper

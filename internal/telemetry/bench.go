@@ -88,6 +88,7 @@ type BenchResult struct {
 	FPS                 float64 `json:"fps"`                         // engine ticks per second in the window
 	TickP99Ms           float64 `json:"tick_p99_ms"`                 // worst engine tick p99 sampled in the window
 	TickJitterP99Ms     float64 `json:"tick_interval_jitter_p99_ms"` // p99 of |tick end interval − budget|
+	TickLateP99Ms       float64 `json:"tick_start_late_p99_ms"`      // worst p99 of how late ticks started against their schedule (the loop's own jitter)
 }
 
 // RunBench measures the telemetry fan-out: an engine on the benchmark world
@@ -208,7 +209,7 @@ func RunBench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		return res, fmt.Errorf("bench telemetry: %w", err)
 	}
 	rec.start(m0.tick)
-	var p99 time.Duration
+	var p99, late time.Duration
 	window := time.Duration(opts.Seconds * float64(time.Second))
 	for end := m0.at.Add(window); ; {
 		left := time.Until(end)
@@ -218,7 +219,8 @@ func RunBench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		if err := sleepCtx(ctx, min(left, time.Second)); err != nil {
 			return res, err
 		}
-		p99 = max(p99, eng.Snapshot().Perf.TickP99)
+		perf := eng.Snapshot().Perf
+		p99, late = max(p99, perf.TickP99), max(late, perf.TickLateP99)
 	}
 	m1, err := take()
 	if err != nil {
@@ -253,6 +255,7 @@ func RunBench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 	res.TicksMissedByPoll = m1.stats.TicksMissed - m0.stats.TicksMissed
 	res.FPS = float64(m1.tick-m0.tick) / el
 	res.TickP99Ms = ms(p99)
+	res.TickLateP99Ms = ms(late)
 	res.TickJitterP99Ms = ms(jitter)
 	if okA && okB {
 		proc := (m1.cpu - m0.cpu).Seconds()
