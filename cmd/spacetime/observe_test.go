@@ -230,3 +230,36 @@ func TestTelemetryCommand(t *testing.T) {
 		}
 	}
 }
+
+// Scene history and the audit log live in the store (SQLite under
+// --data-dir by default), so a restart keeps them.
+func TestServeHistorySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServeIn(t, dir, map[string]string{"GODOT_ENV": "test"})
+	if resp := s.do("POST", "/scene/load", `{"scene_path":"res://scenes/menu.tscn"}`, nil); resp.StatusCode != 200 {
+		t.Fatalf("load menu = %d", resp.StatusCode)
+	}
+	s.stop()
+
+	s2 := startServeIn(t, dir, map[string]string{"GODOT_ENV": "test"})
+	var history []struct {
+		ScenePath string `json:"scene_path"`
+		Status    string `json:"status"`
+	}
+	s2.do("GET", "/scene/history", "", &history)
+	var paths []string
+	for _, h := range history {
+		paths = append(paths, h.ScenePath)
+	}
+	want := []string{"res://vr_main.tscn", "res://scenes/menu.tscn", "res://vr_main.tscn"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("history after a restart = %v, want %v (first run's start scene and load, then the second start)", paths, want)
+	}
+	var q struct {
+		Records []json.RawMessage `json:"records"`
+	}
+	s2.do("GET", "/admin/audit?limit=1000", "", &q)
+	if len(q.Records) < 3 {
+		t.Errorf("audit after a restart has %d records, want the first run's too", len(q.Records))
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/spacetime-vr/spacetime/internal/auth"
 	"github.com/spacetime-vr/spacetime/internal/config"
 	"github.com/spacetime-vr/spacetime/internal/ratelimit"
+	"github.com/spacetime-vr/spacetime/internal/store"
 )
 
 // This file wires serve's security layer: the auth service, the rate-limit
@@ -32,6 +33,9 @@ type securityDeps struct {
 	signingKeys auth.SigningKeyStore // nil: in memory
 	// auditSink replaces the audit file (<log-dir>/audit_<env>.log).
 	auditSink audit.Sink
+	// store, when set, also keeps every audit record and answers
+	// GET /admin/audit from the database.
+	store *store.Store
 }
 
 // security is the security layer of one serve process.
@@ -81,13 +85,18 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 				return nil, fmt.Errorf("audit log: %w", err)
 			}
 		}
-		if s.audit, err = audit.New(audit.Options{Now: clock, Logger: log}, sink); err != nil {
+		sinks := []audit.Sink{sink}
+		s.query, _ = sink.(audit.Querier)
+		if deps.store != nil {
+			sinks = append(sinks, deps.store.Audit())
+			s.query = deps.store.Audit()
+		}
+		if s.audit, err = audit.New(audit.Options{Now: clock, Logger: log}, sinks...); err != nil {
 			if c, ok := sink.(io.Closer); ok {
 				_ = c.Close()
 			}
 			return nil, fmt.Errorf("audit log: %w", err)
 		}
-		s.query, _ = sink.(audit.Querier)
 	}
 	a := authAdapter{svc}
 	lim := limiterAdapter{policy}

@@ -17,6 +17,7 @@ import (
 	"github.com/spacetime-vr/spacetime/internal/config"
 	"github.com/spacetime-vr/spacetime/internal/engine"
 	"github.com/spacetime-vr/spacetime/internal/scene"
+	"github.com/spacetime-vr/spacetime/internal/store"
 )
 
 // runServe is `spacetime serve`: the engine loop plus the HTTP API, until
@@ -72,7 +73,17 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
-	sec, err := newSecurity(cfg, log, securityDeps{})
+	sopts := store.FromConfig(cfg.Database, cfg.Runtime.DataDir)
+	sopts.Logger = log.With("component", "store")
+	st, err := store.Open(ctx, sopts)
+	if err != nil {
+		return errors.Join(fmt.Errorf("store: %w", err), stopEngine())
+	}
+	log.Info("store open", "backend", st.String())
+	// The store closes last: the audit log writes its queue into it.
+	defer st.Close()
+
+	sec, err := newSecurity(cfg, log, securityDeps{store: st})
 	if err != nil {
 		_ = stopEngine()
 		return err
@@ -93,7 +104,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return errors.Join(err, stopSecurity(), stopEngine())
 	}
-	history := observedHistory{History: api.NewMemoryHistory(0), metrics: obs.metrics, hub: obs.hub}
+	history := observedHistory{History: st.History(), metrics: obs.metrics, hub: obs.hub}
 	if err := loadStartScene(ctx, log, scenes, engineSim{eng}, history, cfg.Runtime.Scene, cfg.Performance.Timeouts.SceneLoad()); err != nil {
 		obs.close()
 		return errors.Join(err, stopSecurity(), stopEngine())
