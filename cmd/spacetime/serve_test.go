@@ -121,6 +121,12 @@ func (s *server) stop() {
 	if s.cancel == nil {
 		return
 	}
+	// Connections the client's transport dialed but never used look new
+	// to the server, and Shutdown waits up to 5 s for new connections to
+	// send a request; a client that is done closes them, as this one does.
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
 	s.cancel()
 	s.cancel = nil
 	select {
