@@ -21,8 +21,11 @@ import (
 )
 
 // runServe is `spacetime serve`: the engine loop plus the HTTP API, until
-// ctx ends (SIGINT/SIGTERM in main), then a graceful shutdown.
-func runServe(ctx context.Context, env *environment, args []string) error {
+// signalled ends (SIGINT/SIGTERM in main), then a graceful shutdown: the
+// API drains its requests first, and only then do the telemetry, the
+// security loops and the engine stop, so a request in flight at the
+// signal still finds the engine running.
+func runServe(signalled context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, "serve", "serve [flags]")
 	var flags config.Flags
 	flags.Register(fs)
@@ -59,7 +62,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		MinFPS:         cfg.Performance.Optimization.MinFPSThreshold,
 	})
 
-	ctx, cancel := context.WithCancel(ctx)
+	// ctx runs the background parts; it ends when serve is done with them,
+	// not at the signal.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(signalled))
 	defer cancel()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- eng.Run(ctx) }()
@@ -75,7 +80,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 
 	sopts := store.FromConfig(cfg.Database, cfg.Runtime.DataDir)
 	sopts.Logger = log.With("component", "store")
-	st, err := store.Open(ctx, sopts)
+	st, err := store.Open(signalled, sopts)
 	if err != nil {
 		return errors.Join(fmt.Errorf("store: %w", err), stopEngine())
 	}
@@ -105,7 +110,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return errors.Join(err, stopSecurity(), stopEngine())
 	}
 	history := observedHistory{History: st.History(), metrics: obs.metrics, hub: obs.hub}
-	if err := loadStartScene(ctx, log, scenes, engineSim{eng}, history, cfg.Runtime.Scene, cfg.Performance.Timeouts.SceneLoad()); err != nil {
+	if err := loadStartScene(signalled, log, scenes, engineSim{eng}, history, cfg.Runtime.Scene, cfg.Performance.Timeouts.SceneLoad()); err != nil {
 		obs.close()
 		return errors.Join(err, stopSecurity(), stopEngine())
 	}
@@ -128,6 +133,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		log.Warn("HTTP API disabled in release builds", "hint", "set GODOT_ENABLE_HTTP_API=true to enable it")
 	}
 	if err := obs.startDiscovery(cfg, log, eng, addr); err != nil {
+		if srv != nil {
+			_ = srv.Shutdown(ctx) // not serving yet: releases the bound port
+		}
 		obs.close()
 		return errors.Join(err, stopSecurity(), stopEngine())
 	}
@@ -140,12 +148,12 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 
 	var serveErr error
 	if apiOn {
-		serveErr = srv.Serve(ctx) // returns after ctx ends and the graceful shutdown
+		serveErr = srv.Serve(signalled) // returns after the signal and the graceful shutdown
 		if errors.Is(serveErr, context.Canceled) {
 			serveErr = nil
 		}
 	} else {
-		<-ctx.Done()
+		<-signalled.Done()
 	}
 	log.Info("shutting down")
 	cancel()

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -606,4 +608,33 @@ func withEnv(test *environment) func(*environment) {
 		e.workDir = test.workDir
 		e.onReady = test.onReady
 	}
+}
+
+// A request in flight when the signal comes is drained with the engine
+// still running: the engine stops only after the API has.
+func TestServeDrainsRequestsBeforeStoppingTheEngine(t *testing.T) {
+	s := startServe(t, map[string]string{"GODOT_ENV": "test"})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"command":"pause"}`
+	fmt.Fprintf(conn, "POST /execute HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		s.token, len(body), body[:5])
+	time.Sleep(100 * time.Millisecond) // let the server start reading the request (no assertion on timing)
+	s.cancel()                         // the signal
+	if _, err := conn.Write([]byte(body[5:])); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer of the drained request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("request in flight at the signal = %d, want 200 from a still-running engine", resp.StatusCode)
+	}
+	s.cancel = func() {} // already signalled; stop() still waits for serve
+	s.stop()
 }

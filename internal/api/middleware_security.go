@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"path"
@@ -341,11 +342,13 @@ func (s *Server) trusted(ip netip.Addr) bool {
 	return false
 }
 
-// directLoopback reports whether the request comes from a loopback peer
-// and was not forwarded by a proxy (a proxy on the same host would make
-// every client look local). It never believes X-Forwarded-For.
+// directLoopback reports whether the request comes from a loopback peer,
+// was not forwarded by a proxy (a proxy on the same host would make every
+// client look local; X-Forwarded-For is never believed), and names a
+// loopback host: a page whose domain was rebound to 127.0.0.1 (DNS
+// rebinding) sends its own name in Host and is refused.
 func directLoopback(r *http.Request) bool {
-	if !peerIP(r).IsLoopback() {
+	if !peerIP(r).IsLoopback() || !loopbackHost(r.Host) {
 		return false
 	}
 	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host"} {
@@ -354,6 +357,20 @@ func directLoopback(r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// loopbackHost reports whether a Host header value names this machine's
+// loopback: localhost or a loopback IP literal, with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // cors implements CORS for the configured origins (exact match). Without

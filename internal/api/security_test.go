@@ -316,10 +316,16 @@ func TestDevTokenOnStatus(t *testing.T) {
 		env    string
 		flag   bool
 		remote string
+		host   string // Host header; "" means 127.0.0.1:8080
 		hdr    []string
 		want   bool
 	}{
 		{name: "development loopback v4", env: "development", flag: true, remote: "127.0.0.1:5555", want: true},
+		{name: "Host localhost", env: "development", flag: true, remote: "127.0.0.1:5555", host: "localhost:8080", want: true},
+		{name: "Host [::1]", env: "development", flag: true, remote: "[::1]:5555", host: "[::1]:8080", want: true},
+		{name: "DNS rebinding: a page's own name in Host", env: "development", flag: true, remote: "127.0.0.1:5555",
+			host: "attacker.example:8080", hdr: []string{"Origin", "http://attacker.example:8080"}},
+		{name: "Host naming a LAN address", env: "development", flag: true, remote: "127.0.0.1:5555", host: "10.1.2.3:8080"},
 		{name: "development loopback v6", env: "development", flag: true, remote: "[::1]:5555", want: true},
 		{name: "development loopback v4-mapped", env: "development", flag: true, remote: "[::ffff:127.0.0.1]:5555", want: true},
 		{name: "remote client", env: "development", flag: true, remote: "192.0.2.7:5555"},
@@ -344,6 +350,10 @@ func TestDevTokenOnStatus(t *testing.T) {
 			})
 			req := httptest.NewRequest("GET", "/status", nil)
 			req.RemoteAddr = tt.remote
+			req.Host = tt.host
+			if req.Host == "" {
+				req.Host = "127.0.0.1:8080"
+			}
 			for i := 0; i+1 < len(tt.hdr); i += 2 {
 				req.Header.Set(tt.hdr[i], tt.hdr[i+1])
 			}
