@@ -59,6 +59,14 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 	aopts.Clock = clock
 	aopts.Logger = log.With("component", "auth")
 	aopts.SigningKeyStore = deps.signingKeys
+	if deps.store != nil {
+		// Keys, signing keys and sessions survive restarts and are shared
+		// by replicas on one database.
+		aopts.KeyStore, aopts.SessionStore = deps.store.APIKeys(), deps.store.Sessions()
+		if aopts.SigningKeyStore == nil {
+			aopts.SigningKeyStore = deps.store.SigningKeys()
+		}
+	}
 	svc, err := auth.New(aopts)
 	if err != nil {
 		return nil, fmt.Errorf("authentication: %w", err)

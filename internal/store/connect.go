@@ -167,7 +167,11 @@ func (s *Store) connect(ctx context.Context, opts Options) error {
 // or out of connections; anything else (refused, timed out, DNS) may heal.
 func classify(driver string, err error) (kind error, retry bool) {
 	if driver != DriverPostgres {
-		return nil, false
+		// Another process switching the shared file to WAL holds it
+		// exclusively for a moment, which the busy handler does not wait
+		// out: retry.
+		msg := err.Error()
+		return nil, strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {

@@ -43,6 +43,11 @@ func testContract(t *testing.T, b backend) {
 		{"ConcurrentOpen", contractConcurrentOpen},
 		{"ConcurrentWrites", contractConcurrentWrites},
 		{"UseAfterClose", contractUseAfterClose},
+		{"Auth", contractAuth},
+		{"AuthAcrossReplicas", contractAuthAcrossReplicas},
+		{"AuthSurvivesReopen", contractAuthSurvivesReopen},
+		{"AuthInvalidRole", contractAuthInvalidRole},
+		{"AuthServiceReplicas", contractAuthServiceReplicas},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -394,5 +399,14 @@ func contractUseAfterClose(t *testing.T, b backend) {
 	}
 	if _, err := s.Audit().Query(ctx, audit.Filter{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Query after Close: err = %v, want ErrClosed", err)
+	}
+	if _, err := s.APIKeys().Get("0123456789abcdef"); !errors.Is(err, ErrClosed) {
+		t.Errorf("APIKeys().Get after Close: err = %v, want ErrClosed", err)
+	}
+	if _, err := s.Sessions().UseRefresh([32]byte{}, base); !errors.Is(err, ErrClosed) {
+		t.Errorf("Sessions().UseRefresh after Close: err = %v, want ErrClosed", err)
+	}
+	if _, err := s.SigningKeys().Load(); !errors.Is(err, ErrClosed) {
+		t.Errorf("SigningKeys().Load after Close: err = %v, want ErrClosed", err)
 	}
 }

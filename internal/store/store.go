@@ -6,8 +6,12 @@
 // and applied at Open.
 //
 // A Store is safe for concurrent use. History and AuditLog are thin views of
-// it that satisfy api.History and audit.Sink/audit.Querier; they share the
-// Store's connection pool and are valid until the Store is closed.
+// it that satisfy api.History and audit.Sink/audit.Querier; KeyStore,
+// SigningKeyStore and SessionStore satisfy auth.KeyStore,
+// auth.SigningKeyStore and auth.SessionStore, so replicas sharing one
+// database share API keys, signing keys, sessions and refresh tokens. The
+// views share the Store's connection pool and are valid until the Store is
+// closed.
 //
 // Times are stored in UTC to the microsecond (PostgreSQL's timestamptz
 // precision) on both engines, so the engines return identical values.
