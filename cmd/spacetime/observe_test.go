@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	neturl "net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	configfiles "github.com/spacetime-vr/spacetime/config"
 	"github.com/spacetime-vr/spacetime/internal/discovery"
 	"github.com/spacetime-vr/spacetime/internal/telemetry"
 )
@@ -261,5 +265,76 @@ func TestServeHistorySurvivesRestart(t *testing.T) {
 	s2.do("GET", "/admin/audit?limit=1000", "", &q)
 	if len(q.Records) < 3 {
 		t.Errorf("audit after a restart has %d records, want the first run's too", len(q.Records))
+	}
+}
+
+// Two serve processes sharing one Redis enforce one rate limit together,
+// not one each.
+func TestServeReplicasShareRateLimitsThroughRedis(t *testing.T) {
+	url := os.Getenv("SPACETIME_TEST_REDIS_URL")
+	if url == "" {
+		t.Skip("needs Redis: SPACETIME_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (scripts/services.sh starts one)")
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A small /status limit in a config dir of the test's own, and a key
+	// prefix of its own so tests side by side do not share buckets.
+	vars := map[string]string{"GODOT_ENV": "test", "REDIS_HOST": u.Hostname(), "REDIS_PORT": u.Port()}
+	prefix := "st-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	cfgDir := t.TempDir()
+	writeTestConfig(t, cfgDir, prefix)
+	a := startServe(t, vars, "--config-dir", cfgDir)
+	b := startServe(t, vars, "--config-dir", cfgDir)
+
+	// /status: 10 per minute × burst 1.2 = a bucket of 12 per client,
+	// shared by both replicas for the same principal.
+	admitted := 0
+	for i := range 30 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		if resp := s.do("GET", "/status", "", nil); resp.StatusCode == 200 {
+			admitted++
+		}
+	}
+	if admitted != 12 {
+		t.Errorf("two replicas admitted %d of 30 requests, want exactly the shared bucket of 12", admitted)
+	}
+}
+
+// writeTestConfig writes the shipped config files into dir with the test
+// environment's /status limit lowered to 10 per minute (burst 1.2) and
+// the Redis key prefix set to prefix.
+func writeTestConfig(t *testing.T, dir, prefix string) {
+	t.Helper()
+	entries, err := configfiles.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := map[string][][2]string{
+		"test.json":          {{`"key_prefix": "spacetime-test:"`, `"key_prefix": "` + prefix + `"`}},
+		"security_test.json": {{`"/status": 60000`, `"/status": 10`}, {`"burst_multiplier": 2.0`, `"burst_multiplier": 1.2`}},
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		data, err := configfiles.FS.ReadFile(e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		for _, ed := range edits[e.Name()] {
+			if !strings.Contains(text, ed[0]) {
+				t.Fatalf("%s no longer contains %s", e.Name(), ed[0])
+			}
+			text = strings.Replace(text, ed[0], ed[1], 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -11,11 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/spacetime-vr/spacetime/internal/api"
 	"github.com/spacetime-vr/spacetime/internal/audit"
 	"github.com/spacetime-vr/spacetime/internal/auth"
 	"github.com/spacetime-vr/spacetime/internal/config"
 	"github.com/spacetime-vr/spacetime/internal/ratelimit"
+	"github.com/spacetime-vr/spacetime/internal/ratelimit/redislimit"
 	"github.com/spacetime-vr/spacetime/internal/store"
 )
 
@@ -45,6 +48,7 @@ type security struct {
 	audit  *audit.Logger // nil when security.audit.enabled is false
 	query  audit.Querier // nil when the sink cannot be queried
 	opts   api.SecurityOptions
+	redis  *redis.Client // nil without REDIS_HOST
 }
 
 // newSecurity builds the auth service (resolving the bootstrap token),
@@ -71,19 +75,39 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 	if err != nil {
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
+	var (
+		limiter ratelimit.Limiter  = ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: clock})
+		bans    ratelimit.BanStore // nil: the policy's in-memory store
+		rc      *redis.Client
+	)
+	if c := cfg.Cache; c.Enabled() {
+		// With REDIS_HOST, limits and bans are shared by every replica;
+		// while Redis is unreachable each replica falls back to its own
+		// in-memory limits (logged once per transition).
+		rc = redis.NewClient(redislimit.ClientOptions(c))
+		fb := redislimit.NewFallback(redislimit.New(rc, redislimit.Options{Prefix: c.KeyPrefix}), limiter,
+			redislimit.FallbackOptions{Logger: log.With("component", "ratelimit")})
+		limiter = fb
+		bans = fb.BanStore(redislimit.NewBanStore(rc, redislimit.Options{Prefix: c.KeyPrefix}),
+			ratelimit.NewMemoryBanStore(ratelimit.MemoryBanStoreOptions{}))
+	}
 	policy, err := ratelimit.NewPolicy(cfg.Security.RateLimiting, ratelimit.PolicyOptions{
 		Clock:   clock,
-		Limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: clock}),
+		Limiter: limiter,
+		Bans:    bans,
 		Logger:  log.With("component", "ratelimit"),
 	})
 	if err != nil {
+		if rc != nil {
+			_ = rc.Close()
+		}
 		return nil, fmt.Errorf("rate limiting: %w", err)
 	}
 	proxies, err := parseProxies(cfg.Networking.HTTP.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	s := &security{auth: svc, policy: policy}
+	s := &security{auth: svc, policy: policy, redis: rc}
 	if cfg.Security.Audit.Enabled {
 		sink := deps.auditSink
 		if sink == nil {
@@ -133,6 +157,9 @@ func (s *security) run(ctx context.Context) error { return s.auth.Run(ctx, maint
 // close writes every queued audit record and closes the audit sink; it
 // reports records lost (none on a clean shutdown).
 func (s *security) close(ctx context.Context, log *slog.Logger) error {
+	if s.redis != nil {
+		defer s.redis.Close()
+	}
 	if s.audit == nil {
 		return nil
 	}
