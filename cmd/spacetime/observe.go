@@ -81,6 +81,7 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 		RateLimitViolations: sec.policy.Violations,
 		BansIssued:          sec.policy.BansIssued,
 		AuditDropped:        sec.audit.Dropped, // nil-safe: a disabled audit log drops nothing
+		RateLimitDegraded:   sec.limiterDegraded,
 		TelemetrySubscribers: func() int {
 			if hubStats == nil {
 				return 0

@@ -303,6 +303,33 @@ func TestServeReplicasShareRateLimitsThroughRedis(t *testing.T) {
 	if admitted != 12 {
 		t.Errorf("two replicas admitted %d of 30 requests, want exactly the shared bucket of 12", admitted)
 	}
+	var status map[string]any
+	a.as("", "GET", "/status", "", &status) // anonymous: its own bucket
+	if status["rate_limiter"] != "redis" {
+		t.Errorf("/status rate_limiter = %v, want redis", status["rate_limiter"])
+	}
+}
+
+// With Redis configured but unreachable, the API keeps serving on
+// per-process limits and says so in /status and the metrics.
+func TestServeRedisDownFallsBackToLocalLimits(t *testing.T) {
+	s := startServe(t, map[string]string{"GODOT_ENV": "test", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1"})
+	var status map[string]any
+	if resp := s.do("GET", "/status", "", &status); resp.StatusCode != 200 {
+		t.Fatalf("GET /status with Redis down = %d, want 200", resp.StatusCode)
+	}
+	if status["rate_limiter"] != "memory (redis unreachable)" {
+		t.Errorf("/status rate_limiter = %v, want the fallback named", status["rate_limiter"])
+	}
+	resp, err := http.Get("http://" + s.telemetry + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "spacetime_rate_limit_backend_degraded 1") {
+		t.Errorf("metrics do not report the degraded limiter:\n%s", body)
+	}
 }
 
 // writeTestConfig writes the shipped config files into dir with the test

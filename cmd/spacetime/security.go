@@ -49,7 +49,23 @@ type security struct {
 	query  audit.Querier // nil when the sink cannot be queried
 	opts   api.SecurityOptions
 	redis  *redis.Client // nil without REDIS_HOST
+	// limits is where rate limits are kept, for /status and metrics.
+	limits *redislimit.Fallback // nil without REDIS_HOST
 }
+
+// limiterState names where rate limits are kept, as /status reports it.
+func (s *security) limiterState() string {
+	switch {
+	case s.limits == nil:
+		return "memory"
+	case s.limits.Degraded():
+		return "memory (redis unreachable)"
+	}
+	return "redis"
+}
+
+// limiterDegraded reports whether a configured Redis is unreachable.
+func (s *security) limiterDegraded() bool { return s.limits != nil && s.limits.Degraded() }
 
 // newSecurity builds the auth service (resolving the bootstrap token),
 // the rate-limit policy and, when enabled, the audit logger with its
@@ -79,13 +95,14 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 		limiter ratelimit.Limiter  = ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: clock})
 		bans    ratelimit.BanStore // nil: the policy's in-memory store
 		rc      *redis.Client
+		fb      *redislimit.Fallback
 	)
 	if c := cfg.Cache; c.Enabled() {
 		// With REDIS_HOST, limits and bans are shared by every replica;
 		// while Redis is unreachable each replica falls back to its own
 		// in-memory limits (logged once per transition).
 		rc = redis.NewClient(redislimit.ClientOptions(c))
-		fb := redislimit.NewFallback(redislimit.New(rc, redislimit.Options{Prefix: c.KeyPrefix}), limiter,
+		fb = redislimit.NewFallback(redislimit.New(rc, redislimit.Options{Prefix: c.KeyPrefix}), limiter,
 			redislimit.FallbackOptions{Logger: log.With("component", "ratelimit")})
 		limiter = fb
 		bans = fb.BanStore(redislimit.NewBanStore(rc, redislimit.Options{Prefix: c.KeyPrefix}),
@@ -107,7 +124,7 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 	if err != nil {
 		return nil, err
 	}
-	s := &security{auth: svc, policy: policy, redis: rc}
+	s := &security{auth: svc, policy: policy, redis: rc, limits: fb}
 	if cfg.Security.Audit.Enabled {
 		sink := deps.auditSink
 		if sink == nil {

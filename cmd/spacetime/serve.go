@@ -184,6 +184,7 @@ func newAPI(cfg *config.Config, log *slog.Logger, eng *engine.Engine, scenes api
 		Build:            buildinfo.Read(),
 		Environment:      cfg.Environment,
 		TelemetryActive:  func() bool { return obs.hub != nil && obs.hub.Active() },
+		RateLimiter:      sec.limiterState,
 		Telemetry:        stream,
 		SceneLoadTimeout: cfg.Performance.Timeouts.SceneLoad(),
 		MaxBodyBytes:     cfg.Networking.HTTP.MaxBodyBytes,

@@ -84,6 +84,9 @@ type statusResponse struct {
 	Scene         string    `json:"scene"`       // res:// path, "" when none
 	Environment   string    `json:"environment"` // production, staging, development, test
 	Build         buildJSON `json:"build"`
+	// RateLimiter says where rate limits are kept: "memory", "redis", or
+	// "memory (redis unreachable)" while a configured Redis is down.
+	RateLimiter string `json:"rate_limiter"`
 	// JWTToken is a short-lived developer access token, only in
 	// development and only to loopback clients (see devToken).
 	JWTToken string `json:"jwt_token,omitempty"`
@@ -103,6 +106,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		Scene:         snap.Scene.Path,
 		Environment:   s.opts.Environment,
 		Build:         buildJSON{Commit: s.opts.Build.Commit, BuildMode: s.opts.Build.BuildMode},
+		RateLimiter:   "memory",
+	}
+	if s.opts.RateLimiter != nil {
+		resp.RateLimiter = s.opts.RateLimiter()
 	}
 	if !ok {
 		resp.Status = "unhealthy"

@@ -53,6 +53,10 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 
+	// RateLimiter reports where rate limits are kept, for /status
+	// (nil: "memory").
+	RateLimiter func() string
+
 	// Telemetry is the stream served at /telemetry and the issuer of
 	// POST /telemetry/ticket (nil: both answer 404 telemetry_disabled).
 	Telemetry Telemetry

@@ -57,6 +57,9 @@ type Options struct {
 	BansIssued func() uint64
 	// TelemetrySubscribers is the number of connected telemetry clients.
 	TelemetrySubscribers func() int
+	// RateLimitDegraded reports whether a configured shared limiter
+	// backend (Redis) is unreachable and limits fell back to this process.
+	RateLimitDegraded func() bool
 	// TelemetryDisconnects counts telemetry clients disconnected for any
 	// reason (the guide's telemetry_disconnects).
 	TelemetryDisconnects func() uint64
@@ -182,6 +185,15 @@ func New(opts Options) *Metrics {
 			opts.RateLimitViolations),
 		counterFunc("bans_total", "Clients banned for repeated rate-limit violations.",
 			opts.BansIssued),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "rate_limit_backend_degraded",
+			Help: "1 while the shared rate-limit backend (Redis) is unreachable and this process limits on its own.",
+		}, func() float64 {
+			if opts.RateLimitDegraded != nil && opts.RateLimitDegraded() {
+				return 1
+			}
+			return 0
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "telemetry_subscribers",
 			Help: "Connected telemetry stream clients.",
