@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/spacetime-vr/spacetime/internal/audit"
 	"github.com/spacetime-vr/spacetime/internal/auth"
 	"github.com/spacetime-vr/spacetime/internal/config"
+	"github.com/spacetime-vr/spacetime/internal/notify"
 	"github.com/spacetime-vr/spacetime/internal/ratelimit"
 	"github.com/spacetime-vr/spacetime/internal/ratelimit/redislimit"
 	"github.com/spacetime-vr/spacetime/internal/store"
@@ -51,6 +53,15 @@ type security struct {
 	redis  *redis.Client // nil without REDIS_HOST
 	// limits is where rate limits are kept, for /status and metrics.
 	limits *redislimit.Fallback // nil without REDIS_HOST
+	// notifier carries signing-key rotations between replicas.
+	notifier *notify.Notifier // nil without REDIS_HOST
+	log      *slog.Logger
+}
+
+// instanceID names this process among the replicas.
+func instanceID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano())
 }
 
 // limiterState names where rate limits are kept, as /status reports it.
@@ -87,21 +98,46 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 			aopts.SigningKeyStore = deps.store.SigningKeys()
 		}
 	}
+	var (
+		rc       *redis.Client
+		notifier *notify.Notifier
+	)
+	if c := cfg.Cache; c.Enabled() {
+		// Replicas announce signing-key rotations to each other, so a key
+		// rotated on one verifies everywhere at once (the hook must be set
+		// before auth.New, which may create the first key).
+		rc = redis.NewClient(redislimit.ClientOptions(c))
+		var err error
+		notifier, err = notify.New(rc, notify.Options{Channel: c.KeyPrefix + "notices",
+			InstanceID: instanceID(), Logger: log.With("component", "notify")})
+		if err != nil {
+			_ = rc.Close()
+			return nil, fmt.Errorf("cluster notices: %w", err)
+		}
+		aopts.OnKeyAdded = func(k auth.SigningKey) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := notifier.Publish(ctx, notify.Notice{Kind: notify.KindSigningKeyAdded, ID: k.ID}); err != nil {
+				log.Warn("announce signing key", "kid", k.ID, "err", err)
+			}
+		}
+	}
 	svc, err := auth.New(aopts)
 	if err != nil {
+		if rc != nil {
+			_ = rc.Close()
+		}
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
 	var (
 		limiter ratelimit.Limiter  = ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: clock})
 		bans    ratelimit.BanStore // nil: the policy's in-memory store
-		rc      *redis.Client
 		fb      *redislimit.Fallback
 	)
 	if c := cfg.Cache; c.Enabled() {
 		// With REDIS_HOST, limits and bans are shared by every replica;
 		// while Redis is unreachable each replica falls back to its own
 		// in-memory limits (logged once per transition).
-		rc = redis.NewClient(redislimit.ClientOptions(c))
 		fb = redislimit.NewFallback(redislimit.New(rc, redislimit.Options{Prefix: c.KeyPrefix}), limiter,
 			redislimit.FallbackOptions{Logger: log.With("component", "ratelimit")})
 		limiter = fb
@@ -124,7 +160,7 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 	if err != nil {
 		return nil, err
 	}
-	s := &security{auth: svc, policy: policy, redis: rc, limits: fb}
+	s := &security{auth: svc, policy: policy, redis: rc, limits: fb, notifier: notifier, log: log}
 	if cfg.Security.Audit.Enabled {
 		sink := deps.auditSink
 		if sink == nil {
@@ -169,7 +205,25 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 }
 
 // run does the auth service's periodic work until ctx ends.
-func (s *security) run(ctx context.Context) error { return s.auth.Run(ctx, maintainEvery) }
+func (s *security) run(ctx context.Context) error {
+	if s.notifier == nil {
+		return s.auth.Run(ctx, maintainEvery)
+	}
+	notices := make(chan error, 1)
+	go func() {
+		notices <- s.notifier.Run(ctx, func(n notify.Notice) {
+			switch n.Kind {
+			case notify.KindSigningKeyAdded, notify.KindResync:
+				// The shared key store has the new key: load it.
+				if err := s.auth.Keyring().Reload(); err != nil {
+					s.log.Warn("reload signing keys", "err", err)
+				}
+			}
+		})
+	}()
+	err := s.auth.Run(ctx, maintainEvery)
+	return errors.Join(err, <-notices)
+}
 
 // close writes every queued audit record and closes the audit sink; it
 // reports records lost (none on a clean shutdown).
