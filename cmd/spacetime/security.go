@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -173,8 +174,20 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 		sinks := []audit.Sink{sink}
 		s.query, _ = sink.(audit.Querier)
 		if deps.store != nil {
-			sinks = append(sinks, deps.store.Audit())
-			s.query = deps.store.Audit()
+			// While the database is unreachable, records wait in a
+			// bounded local spool and are written when it returns.
+			spool, err := audit.NewSpool(deps.store.Audit(), audit.SpoolOptions{
+				Path:   filepath.Join(cfg.Runtime.DataDir, "audit_spool.jsonl"),
+				Logger: log.With("component", "audit"),
+			})
+			if err != nil {
+				if c, ok := sink.(io.Closer); ok {
+					_ = c.Close()
+				}
+				return nil, fmt.Errorf("audit spool: %w", err)
+			}
+			sinks = append(sinks, spool)
+			s.query = spool
 		}
 		if s.audit, err = audit.New(audit.Options{Now: clock, Logger: log}, sinks...); err != nil {
 			if c, ok := sink.(io.Closer); ok {
