@@ -237,6 +237,7 @@ type Bans interface {
 // AuditRecord is one audited request, as internal/audit stores it.
 type AuditRecord struct {
 	Time       time.Time `json:"time"`
+	ID         string    `json:"id,omitempty"` // set by the audit log
 	RequestID  string    `json:"request_id,omitempty"`
 	Principal  string    `json:"principal"`
 	Role       string    `json:"role,omitempty"`

@@ -301,6 +301,7 @@ func TestRecordFormat(t *testing.T) {
 	l := newLogger(t, audit.Options{}, s)
 	l.Record(audit.Record{
 		Time:       time.Date(2030, 1, 2, 4, 4, 5, 123456789, time.FixedZone("CET", 3600)),
+		ID:         "4f1c9e2a7b3d5e60-1",
 		RequestID:  "5GZL2QYVHCN3M7XK",
 		Principal:  "key_7f3a",
 		Role:       "developer",
@@ -314,7 +315,7 @@ func TestRecordFormat(t *testing.T) {
 		Reason:     audit.ReasonSceneForbidden,
 		UserAgent:  "curl/8.5.0",
 	})
-	l.Record(audit.Record{Method: "GET", Path: "/admin/audit", Status: 401, Reason: audit.ReasonNoToken})
+	l.Record(audit.Record{ID: "4f1c9e2a7b3d5e60-2", Method: "GET", Path: "/admin/audit", Status: 401, Reason: audit.ReasonNoToken})
 	if err := l.Close(ctxTimeout(t)); err != nil {
 		t.Fatal(err)
 	}

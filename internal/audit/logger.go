@@ -2,10 +2,13 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,6 +139,8 @@ type SinkStats struct {
 // Record, Flush, Close, Stats, Dropped and Healthy are safe for concurrent
 // use. A nil *Logger is a disabled audit log: Record does nothing.
 type Logger struct {
+	idPrefix   string        // random per logger, so IDs never repeat across processes
+	idSeq      atomic.Uint64 // the rest of the record IDs
 	queue      chan Record
 	wait       time.Duration
 	batch      int
@@ -237,7 +242,10 @@ func New(opts Options, sinks ...Sink) (*Logger, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:]) // never fails (crypto/rand since Go 1.24)
 	l := &Logger{
+		idPrefix:   hex.EncodeToString(rnd[:]) + "-",
 		queue:      make(chan Record, opts.QueueSize),
 		wait:       opts.EnqueueWait,
 		batch:      opts.BatchSize,
@@ -277,6 +285,9 @@ func (l *Logger) Record(r Record) {
 	}
 	if r.Time.IsZero() {
 		r.Time = l.now()
+	}
+	if r.ID == "" {
+		r.ID = l.idPrefix + strconv.FormatUint(l.idSeq.Add(1), 36)
 	}
 	l.mu.RLock()
 	if l.closed {

@@ -49,8 +49,12 @@ const (
 // zero and Logger.Record stamps it from the Logger's clock. The JSON
 // encoding writes it in UTC, RFC 3339 with nanoseconds.
 type Record struct {
-	Time      time.Time `json:"time"`
-	RequestID string    `json:"request_id,omitempty"`
+	Time time.Time `json:"time"` // first: queries read it without decoding the line
+	// ID identifies the record once, so a sink that is retried after an
+	// unclear failure (the write may have landed) stores it only once. The
+	// Logger sets it when it is empty.
+	ID        string `json:"id,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
 	// Principal is the authenticated principal's id; "" is written as
 	// Anonymous.
 	Principal string `json:"principal"`

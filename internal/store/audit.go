@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/spacetime-vr/spacetime/internal/audit"
@@ -11,7 +12,7 @@ import (
 // well under SQLite's and PostgreSQL's parameter limits).
 const auditChunk = 200
 
-const auditColumns = `time, request_id, principal, role, client_addr, method, route, path,
+const auditColumns = `record_id, time, request_id, principal, role, client_addr, method, route, path,
     scene_path, status, duration_ms, reason, user_agent`
 
 // AuditLog keeps audit records in the audit_records table. It is an
@@ -59,14 +60,20 @@ func (a *AuditLog) Write(ctx context.Context, recs []audit.Record) error {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+			q.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 			principal := r.Principal
 			if principal == "" {
 				principal = audit.Anonymous
 			}
-			args = append(args, d.timeArg(r.Time), r.RequestID, principal, r.Role, r.ClientAddr,
+			var id any // NULL for records without an ID: never deduplicated
+			if r.ID != "" {
+				id = r.ID
+			}
+			args = append(args, id, d.timeArg(r.Time), r.RequestID, principal, r.Role, r.ClientAddr,
 				r.Method, r.Route, r.Path, r.ScenePath, r.Status, r.DurationMS, r.Reason, r.UserAgent)
 		}
+		// A record already stored by an earlier attempt is skipped.
+		q.WriteString(` ON CONFLICT DO NOTHING`)
 		if _, err := tx.ExecContext(ctx, d.rebind(q.String()), args...); err != nil {
 			return a.s.wrap("audit write", err)
 		}
@@ -128,11 +135,15 @@ func (a *AuditLog) Query(ctx context.Context, f audit.Filter) ([]audit.Record, e
 	defer rows.Close()
 	out := make([]audit.Record, 0, min(limit, 256))
 	for rows.Next() {
-		var r audit.Record
-		if err := rows.Scan(timeScanner{&r.Time}, &r.RequestID, &r.Principal, &r.Role, &r.ClientAddr,
+		var (
+			r  audit.Record
+			id sql.NullString
+		)
+		if err := rows.Scan(&id, timeScanner{&r.Time}, &r.RequestID, &r.Principal, &r.Role, &r.ClientAddr,
 			&r.Method, &r.Route, &r.Path, &r.ScenePath, &r.Status, &r.DurationMS, &r.Reason, &r.UserAgent); err != nil {
 			return nil, a.s.wrap("audit query", err)
 		}
+		r.ID = id.String
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
