@@ -345,6 +345,11 @@ func authError(err error) error {
 		kind = api.ErrInvalid
 	case errors.Is(err, auth.ErrNotFound):
 		kind = api.ErrNotFound
+	case errors.Is(err, store.ErrBackend), errors.Is(err, store.ErrClosed):
+		// The credential cannot be checked (database down): refuse, and
+		// say it is worth retrying.
+		return &api.Error{Kind: api.ErrUnavailable, Code: "auth_backend_unavailable",
+			Detail: "credentials cannot be checked right now; retry shortly", Err: err}
 	default:
 		return err
 	}

@@ -274,8 +274,29 @@ func (s *Store) wrap(op string, err error) error {
 	if errors.Is(err, sql.ErrConnDone) || (err != nil && err.Error() == "sql: database is closed") {
 		return fmt.Errorf("store: %s: %s: %w", s.name, op, ErrClosed)
 	}
-	return fmt.Errorf("store: %s: %s: %w", s.name, op, err)
+	return &BackendError{Backend: s.name, Op: op, Err: err}
 }
+
+// BackendError is a failure of the database itself during an operation
+// (unreachable, timed out, refused the statement): callers answer "try
+// again later" rather than "you are wrong". errors.Is(err, ErrBackend)
+// matches it.
+type BackendError struct {
+	Backend string // e.g. "postgres 127.0.0.1:5432"
+	Op      string // e.g. "session get"
+	Err     error
+}
+
+// Error returns "store: BACKEND: OP: cause".
+func (e *BackendError) Error() string {
+	return "store: " + e.Backend + ": " + e.Op + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause and ErrBackend.
+func (e *BackendError) Unwrap() []error { return []error{e.Err, ErrBackend} }
+
+// ErrBackend matches every *BackendError.
+var ErrBackend = errors.New("store: backend error")
 
 // dialect holds what differs between the engines.
 type dialect struct {
