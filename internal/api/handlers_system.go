@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/spacetime-vr/spacetime/internal/engine"
+	"github.com/spacetime-vr/spacetime/internal/procstat"
 )
 
 // openAPIDoc is the OpenAPI 3.1 description of Routes(), served as is.
@@ -173,7 +173,7 @@ func (s *Server) performance(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, metricsResponse{
 		FPS:             round3(p.FPS),
 		PhysicsFPS:      p.PhysicsFPS,
-		MemoryMB:        round3(float64(residentBytes()) / (1 << 20)),
+		MemoryMB:        round3(float64(procstat.ResidentBytes()) / (1 << 20)),
 		TickP50MS:       msOf(p.TickP50),
 		TickP99MS:       msOf(p.TickP99),
 		TickMaxMS:       msOf(p.TickMax),
@@ -188,24 +188,6 @@ func (s *Server) performance(w http.ResponseWriter, r *http.Request) error {
 		Bodies:          len(snap.Bodies),
 		UptimeSeconds:   round3(s.uptime().Seconds()),
 	})
-}
-
-// residentBytes is the process's resident set size from /proc/self/statm,
-// or, where that is missing, all memory the Go runtime has mapped.
-func residentBytes() uint64 {
-	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 1 {
-			if pages, err := strconv.ParseUint(f[1], 10, 64); err == nil {
-				return pages * uint64(os.Getpagesize())
-			}
-		}
-	}
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() == metrics.KindUint64 {
-		return sample[0].Value.Uint64()
-	}
-	return 0
 }
 
 type gcJSON struct {

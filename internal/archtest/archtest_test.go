@@ -133,14 +133,15 @@ func TestDependencies(t *testing.T) {
 		{pkg: "internal/scene", imports: []string{"internal/engine"}, forbidden: []string{"net/http", "database/sql"}},
 		{pkg: "internal/whitelist", imports: nil},
 		{pkg: "internal/config", imports: []string{"config", "internal/whitelist"}},
-		{pkg: "internal/api", imports: []string{"internal/engine", "internal/buildinfo"},
+		{pkg: "internal/api", imports: []string{"internal/engine", "internal/buildinfo", "internal/procstat"},
 			// the API reaches security only through its own interfaces
 			forbidden: []string{module + "/internal/auth", module + "/internal/ratelimit", module + "/internal/audit", "github.com/golang-jwt/"}},
 		{pkg: "internal/auth", imports: []string{"internal/config"}},
 		{pkg: "internal/ratelimit", imports: []string{"internal/config"}},
 		{pkg: "internal/audit", imports: []string{"internal/config"}},
-		{pkg: "internal/metrics", imports: []string{"internal/engine"}},
-		{pkg: "internal/telemetry", imports: []string{"internal/engine"}},
+		{pkg: "internal/metrics", imports: []string{"internal/engine", "internal/procstat"}},
+		{pkg: "internal/telemetry", imports: []string{"internal/engine", "internal/procstat"}},
+		{pkg: "internal/procstat", imports: nil},
 		{pkg: "internal/discovery", imports: nil},
 	}
 	pkgs := listPackages(t)

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/spacetime-vr/spacetime/internal/engine"
+	"github.com/spacetime-vr/spacetime/internal/procstat"
 )
 
 // Namespace prefixes every SpaceTime metric name.
@@ -119,7 +119,7 @@ func New(opts Options) *Metrics {
 	}
 	resident := opts.ResidentBytes
 	if resident == nil {
-		resident = residentBytes
+		resident = procstat.ResidentBytes
 	}
 
 	m := &Metrics{

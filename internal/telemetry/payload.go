@@ -1,16 +1,12 @@
 package telemetry
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"runtime"
-	"runtime/metrics"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/spacetime-vr/spacetime/internal/engine"
+	"github.com/spacetime-vr/spacetime/internal/procstat"
 )
 
 // The types below are the JSON payloads of the stream, as a client decodes
@@ -347,7 +343,7 @@ type memSampler struct {
 }
 
 func newMemSampler() *memSampler {
-	return &memSampler{interval: 250 * time.Millisecond, read: readRSS}
+	return &memSampler{interval: 250 * time.Millisecond, read: func() (uint64, bool) { return procstat.ResidentBytes(), true }}
 }
 
 // MB returns the last sample in MiB, refreshing it when older than the
@@ -362,25 +358,4 @@ func (m *memSampler) MB(now time.Time) float64 {
 		m.at = now
 	}
 	return m.mb
-}
-
-// readRSS returns the resident set size from /proc/self/statm, or else
-// the Go runtime's total mapped memory (runtime/metrics).
-func readRSS() (uint64, bool) {
-	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
-		f := bytes.Fields(b)
-		if len(f) >= 2 {
-			if pages, err := strconv.ParseUint(string(f[1]), 10, 64); err == nil {
-				return pages * uint64(os.Getpagesize()), true
-			}
-		}
-	}
-	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() == metrics.KindUint64 {
-		return s[0].Value.Uint64(), true
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.Sys, true
 }

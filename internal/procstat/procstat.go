@@ -1,4 +1,6 @@
-package metrics
+// Package procstat reads what the operating system says about this
+// process, for the API, the metrics and the telemetry stream alike.
+package procstat
 
 import (
 	"os"
@@ -7,10 +9,10 @@ import (
 	"strings"
 )
 
-// residentBytes is the process's resident set size from /proc/self/statm,
+// ResidentBytes is the process's resident set size from /proc/self/statm,
 // or, where that is missing (not Linux), all memory the Go runtime has
-// mapped.
-func residentBytes() uint64 {
+// mapped. It reads a file: callers on a hot path sample it.
+func ResidentBytes() uint64 {
 	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
 		if n, ok := parseStatmResident(string(b)); ok {
 			return n * uint64(os.Getpagesize())
