@@ -86,33 +86,53 @@ func (p *cuttableProxy) restore() {
 	p.down = false
 }
 
-// PostgreSQL cut off in the middle of traffic: the API keeps serving, audit
-// records wait in the spool and are all in the database once it returns.
-func TestServeAuditSurvivesDatabaseOutage(t *testing.T) {
+// newTestDatabase creates a PostgreSQL database of the test's own on the
+// server of SPACETIME_TEST_DATABASE_URL (dropped at cleanup) and returns
+// the server's URL and the database's name; it skips without the
+// variable.
+func newTestDatabase(t *testing.T) (*neturl.URL, string) {
+	t.Helper()
 	raw := os.Getenv("SPACETIME_TEST_DATABASE_URL")
 	if raw == "" {
 		t.Skip("needs PostgreSQL: SPACETIME_TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/test?sslmode=disable (scripts/services.sh starts one)")
+	}
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	admin, err := sql.Open("pgx", raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	dbName := "st_fault_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	dbName := "st_test_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	if _, err := admin.Exec("CREATE DATABASE " + dbName); err != nil {
+		admin.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + dbName + " WITH (FORCE)") })
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + dbName + " WITH (FORCE)")
+		admin.Close()
+	})
+	return u, dbName
+}
+
+// dbVars are the serve environment variables for database dbName of the
+// server at u, reached at host:port (the server itself or a proxy).
+func dbVars(u *neturl.URL, dbName, host, port string) map[string]string {
 	pw, _ := u.User.Password()
+	return map[string]string{"DB_HOST": host, "DB_PORT": port, "DB_NAME": dbName,
+		"DB_USER": u.User.Username(), "DB_PASSWORD": pw, "DB_SSLMODE": "disable"}
+}
+
+// PostgreSQL cut off in the middle of traffic: the API keeps serving, audit
+// records wait in the spool and are all in the database once it returns.
+func TestServeAuditSurvivesDatabaseOutage(t *testing.T) {
+	u, dbName := newTestDatabase(t)
 	proxy := newCuttableProxy(t, u.Host)
 	_, port, _ := net.SplitHostPort(proxy.ln.Addr().String())
-	// Sessions live in the database too, so during the outage a JWT cannot
-	// be checked; this test presents the raw API_TOKEN (legacy bearer),
-	// which needs no database, to exercise the audit path alone.
+	// Most requests present the raw API_TOKEN (legacy bearer), which needs
+	// no database, to exercise the audit path alone; session tokens are
+	// checked separately below.
 	cfgDir := t.TempDir()
 	writeTestConfig(t, cfgDir, "st-fault:")
 	sec := filepath.Join(cfgDir, "security_test.json")
@@ -123,8 +143,9 @@ func TestServeAuditSurvivesDatabaseOutage(t *testing.T) {
 	if err := os.WriteFile(sec, []byte(strings.Replace(string(data), `"allow_legacy_tokens": false`, `"allow_legacy_tokens": true`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startServe(t, map[string]string{"GODOT_ENV": "test", "DB_HOST": "127.0.0.1", "DB_PORT": port,
-		"DB_NAME": dbName, "DB_USER": u.User.Username(), "DB_PASSWORD": pw, "DB_SSLMODE": "disable"}, "--config-dir", cfgDir)
+	vars := dbVars(u, dbName, "127.0.0.1", port)
+	vars["GODOT_ENV"] = "test"
+	s := startServe(t, vars, "--config-dir", cfgDir)
 
 	sent := 0
 	send := func(n int) {
@@ -135,15 +156,32 @@ func TestServeAuditSurvivesDatabaseOutage(t *testing.T) {
 			}
 		}
 	}
+	// A second replica on the same database (reached directly, not through
+	// the proxy) mints a session the first one has never seen.
+	direct := dbVars(u, dbName, u.Hostname(), u.Port())
+	direct["GODOT_ENV"] = "test"
+	other := startServe(t, direct, "--config-dir", cfgDir)
+	unseen := other.login(testAPIToken).AccessToken
+	other.stop()
+
 	send(20)
 	jwt := s.login(testAPIToken).AccessToken
 	proxy.cut()
 	send(30) // the API keeps serving with the database gone
-	// A session token cannot be checked without the database: refused as
-	// unavailable (503), never let through and never a 500.
+	// A session this replica read from the database moments ago keeps
+	// working through the outage (for security.SessionGrace)...
+	sent++
+	if resp := s.as(jwt, "GET", "/state/player", "", nil); resp.StatusCode != 200 {
+		t.Errorf("a recently seen session's JWT during the outage = %d, want 200", resp.StatusCode)
+	}
+	// ...and one it cannot check is refused as unavailable (503), never
+	// let through and never a 500.
 	var p problem
-	if resp := s.as(jwt, "GET", "/state/player", "", &p); resp.StatusCode != 503 || p.Code != "auth_backend_unavailable" {
-		t.Errorf("a JWT during the outage = %d %q, want 503 auth_backend_unavailable", resp.StatusCode, p.Code)
+	if resp := s.as(unseen, "GET", "/state/player", "", &p); resp.StatusCode != 503 || p.Code != "auth_backend_unavailable" {
+		t.Errorf("an unseen session's JWT during the outage = %d %q, want 503 auth_backend_unavailable", resp.StatusCode, p.Code)
+	}
+	if !strings.Contains(s.stderr.String(), "session store unreachable") {
+		t.Errorf("serving sessions from memory was not logged")
 	}
 	proxy.restore()
 	send(10)

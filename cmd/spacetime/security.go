@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,10 +56,16 @@ type security struct {
 	redis  *redis.Client // nil without REDIS_HOST
 	// limits is where rate limits are kept, for /status and metrics.
 	limits *redislimit.Fallback // nil without REDIS_HOST
-	// notifier carries signing-key rotations between replicas.
+	// notifier carries signing-key rotations and ended sessions between
+	// replicas.
 	notifier *notify.Notifier // nil without REDIS_HOST
-	log      *slog.Logger
+	// endedSessions queues sessions ended here for run to announce.
+	endedSessions chan []auth.SessionID
+	log           *slog.Logger
 }
+
+// endedQueue bounds the ended-session announcements waiting for Redis.
+const endedQueue = 256
 
 // instanceID names this process among the replicas.
 func instanceID() string {
@@ -102,6 +110,7 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 	var (
 		rc       *redis.Client
 		notifier *notify.Notifier
+		ended    chan []auth.SessionID
 	)
 	if c := cfg.Cache; c.Enabled() {
 		// Replicas announce signing-key rotations to each other, so a key
@@ -109,8 +118,14 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 		// before auth.New, which may create the first key).
 		rc = redis.NewClient(redislimit.ClientOptions(c))
 		var err error
+		// A session is vouched for from memory during a database outage
+		// only while ends of sessions on other replicas are heard.
+		var heard atomic.Bool
 		notifier, err = notify.New(rc, notify.Options{Channel: c.KeyPrefix + "notices",
-			InstanceID: instanceID(), Logger: log.With("component", "notify")})
+			InstanceID: instanceID(), Logger: log.With("component", "notify"),
+			OnSubscribed: func() { heard.Store(true) },
+			OnLost:       func() { heard.Store(false) },
+		})
 		if err != nil {
 			_ = rc.Close()
 			return nil, fmt.Errorf("cluster notices: %w", err)
@@ -120,6 +135,17 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 			defer cancel()
 			if err := notifier.Publish(ctx, notify.Notice{Kind: notify.KindSigningKeyAdded, ID: k.ID}); err != nil {
 				log.Warn("announce signing key", "kid", k.ID, "err", err)
+			}
+		}
+		aopts.EndsHeard = heard.Load
+		ended = make(chan []auth.SessionID, endedQueue)
+		aopts.OnSessionsEnded = func(ids []auth.SessionID) {
+			select {
+			case ended <- ids:
+			default:
+				// Other replicas still read the end from the database;
+				// only their outage fallback misses it.
+				log.Warn("ended sessions not announced: queue full", "count", len(ids))
 			}
 		}
 	}
@@ -161,7 +187,7 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 	if err != nil {
 		return nil, err
 	}
-	s := &security{auth: svc, policy: policy, redis: rc, limits: fb, notifier: notifier, log: log}
+	s := &security{auth: svc, policy: policy, redis: rc, limits: fb, notifier: notifier, endedSessions: ended, log: log}
 	if cfg.Security.Audit.Enabled {
 		sink := deps.auditSink
 		if sink == nil {
@@ -217,25 +243,63 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 	return s, nil
 }
 
-// run does the auth service's periodic work until ctx ends.
+// run does the auth service's periodic work until ctx ends and, with
+// Redis, exchanges notices with the other replicas.
 func (s *security) run(ctx context.Context) error {
 	if s.notifier == nil {
 		return s.auth.Run(ctx, maintainEvery)
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.announceEnded(ctx) })
 	notices := make(chan error, 1)
 	go func() {
-		notices <- s.notifier.Run(ctx, func(n notify.Notice) {
-			switch n.Kind {
-			case notify.KindSigningKeyAdded, notify.KindResync:
-				// The shared key store has the new key: load it.
-				if err := s.auth.Keyring().Reload(); err != nil {
-					s.log.Warn("reload signing keys", "err", err)
-				}
-			}
-		})
+		notices <- s.notifier.Run(ctx, s.onNotice)
 	}()
 	err := s.auth.Run(ctx, maintainEvery)
-	return errors.Join(err, <-notices)
+	err = errors.Join(err, <-notices)
+	wg.Wait()
+	return err
+}
+
+// onNotice applies a notice of another replica.
+func (s *security) onNotice(n notify.Notice) {
+	switch n.Kind {
+	case notify.KindSigningKeyAdded:
+		// The shared key store has the new key: load it.
+		if err := s.auth.Keyring().Reload(); err != nil {
+			s.log.Warn("reload signing keys", "err", err)
+		}
+	case notify.KindSessionRevoked:
+		if n.ID != "" {
+			s.auth.SessionsEndedElsewhere([]auth.SessionID{auth.SessionID(n.ID)})
+		}
+	case notify.KindResync:
+		// Notices were lost while cut off: reload keys, and stop vouching
+		// for sessions from memory until the database is read again.
+		s.auth.ForgetCachedSessions()
+		if err := s.auth.Keyring().Reload(); err != nil {
+			s.log.Warn("reload signing keys", "err", err)
+		}
+	}
+}
+
+// announceEnded publishes the sessions ended here until ctx ends.
+func (s *security) announceEnded(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ids := <-s.endedSessions:
+			for _, id := range ids {
+				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				err := s.notifier.Publish(pctx, notify.Notice{Kind: notify.KindSessionRevoked, ID: string(id)})
+				cancel()
+				if err != nil {
+					s.log.Warn("announce ended session", "session", string(id), "err", err)
+				}
+			}
+		}
+	}
 }
 
 // close writes every queued audit record and closes the audit sink; it

@@ -45,6 +45,20 @@ type Options struct {
 	// VerifyCacheSize bounds the keyring's cache of verified tokens (0:
 	// DefaultVerifyCacheSize, negative: none).
 	VerifyCacheSize int
+
+	// SessionGrace is how long a session read from the store keeps
+	// vouching for its access tokens while the store is unreachable (0:
+	// DefaultSessionGrace; negative: never, every such request fails).
+	SessionGrace time.Duration
+	// OnSessionsEnded is called after sessions end here (logout,
+	// revocation, idle timeout, eviction) so that other replicas can be
+	// told (see SessionsEndedElsewhere). It must not block for long.
+	OnSessionsEnded func([]SessionID)
+	// EndsHeard reports whether ends of sessions on other replicas reach
+	// this one (their notice channel is up). While it reports false, a
+	// session is never vouched for from memory: the store must answer.
+	// nil means there are no other replicas to hear from.
+	EndsHeard func() bool
 }
 
 // OptionsFromConfig returns the Options that cfg determines; the caller
@@ -81,6 +95,10 @@ type Service struct {
 	maxPer     int
 
 	loginMu sync.Mutex // serialises the per-principal session cap
+
+	cache           *sessionCache // nil: SessionGrace < 0
+	onSessionsEnded func([]SessionID)
+	endsHeard       func() bool
 
 	devMu      sync.Mutex
 	devSession SessionID
@@ -133,6 +151,13 @@ func New(opts Options) (*Service, error) {
 		s.leeway = DefaultLeeway
 	}
 	s.touchEvery = min(s.idle/10, 30*time.Second)
+	switch {
+	case opts.SessionGrace == 0:
+		s.cache = newSessionCache(DefaultSessionGrace)
+	case opts.SessionGrace > 0:
+		s.cache = newSessionCache(opts.SessionGrace)
+	}
+	s.onSessionsEnded, s.endsHeard = opts.OnSessionsEnded, opts.EndsHeard
 
 	if s.boot, err = LoadBootstrap(opts.Environment, opts.APIToken, opts.DataDir); err != nil {
 		return nil, err
@@ -279,28 +304,111 @@ func (s *Service) AuthenticateBearer(header string) (Principal, error) {
 // longer than session_timeout_minutes (an idle session is ended). Activity
 // is recorded at most every touch interval (a tenth of the idle timeout,
 // at most 30 s), so the idle timeout may strike up to that much early.
+//
+// When the session store cannot be reached, a session the store returned
+// within SessionGrace still vouches for its tokens unless its end is known
+// here (see SessionsEndedElsewhere) or ends on other replicas may go
+// unheard (Options.EndsHeard); otherwise the store's error is returned.
 func (s *Service) Verify(token string) (Principal, error) {
 	c, err := s.ring.Verify(token)
 	if err != nil {
 		return Principal{}, err
 	}
-	ses, err := s.sessions.Get(c.SessionID)
+	now := s.clock()
+	ses, cached, err := s.session(c.SessionID, now)
 	if err != nil {
 		return Principal{}, err
 	}
 	if ses.Principal != c.Subject || ses.Role != c.Role {
 		return Principal{}, ErrTokenClaims
 	}
-	now := s.clock()
-	if err := s.checkSession(ses, now); err != nil {
-		return Principal{}, err
-	}
-	if now.Sub(ses.LastSeen) >= s.touchEvery {
-		if err := s.sessions.Touch(ses.ID, now); err != nil {
-			return Principal{}, fmt.Errorf("auth: record activity: %w", err)
+	if cached {
+		if s.idleAt(ses, now) {
+			return Principal{}, ErrSessionExpired
+		}
+	} else {
+		if err := s.checkSession(ses, now); err != nil {
+			return Principal{}, err
+		}
+		if now.Sub(ses.LastSeen) >= s.touchEvery {
+			if err := s.sessions.Touch(ses.ID, now); err != nil {
+				// The session was just read live; a lost activity stamp
+				// can only bring its idle timeout forward.
+				s.log.Warn("session activity not recorded", "session", string(ses.ID), "err", err)
+			}
 		}
 	}
 	return Principal{ID: ses.Principal, Name: ses.Name, Role: ses.Role, SessionID: ses.ID, KeyID: ses.KeyID, Method: MethodJWT}, nil
+}
+
+// session reads session id from the store, or from the cache when the
+// store fails and the cache may answer (cached is then true).
+func (s *Service) session(id SessionID, now time.Time) (ses Session, cached bool, err error) {
+	ses, err = s.sessions.Get(id)
+	if s.cache == nil {
+		return ses, false, err
+	}
+	switch {
+	case err == nil:
+		s.cache.put(ses, now)
+		s.servingFromCache(false, nil)
+		return ses, false, nil
+	case errors.Is(err, ErrSessionNotFound):
+		s.cache.forget(id)
+		return Session{}, false, err
+	}
+	if s.endsHeard != nil && !s.endsHeard() {
+		return Session{}, false, err
+	}
+	c, ok := s.cache.get(id, now)
+	if !ok {
+		return Session{}, false, err
+	}
+	s.servingFromCache(true, err)
+	return c, true, nil
+}
+
+// servingFromCache logs when Verify starts and stops answering from the
+// session cache.
+func (s *Service) servingFromCache(on bool, cause error) {
+	if !s.cache.setServing(on) {
+		return
+	}
+	if on {
+		s.log.Warn("session store unreachable: recently seen sessions are vouched for from memory", "grace", s.cache.grace.String(), "err", cause)
+	} else {
+		s.log.Info("session store reachable again")
+	}
+}
+
+// SessionsEndedElsewhere records that sessions ids ended on another
+// replica (a session_revoked notice): they are never vouched for from
+// memory again.
+func (s *Service) SessionsEndedElsewhere(ids []SessionID) {
+	if s.cache != nil {
+		s.cache.end(ids, s.clock())
+	}
+}
+
+// ForgetCachedSessions drops every session remembered for outages, for
+// when notices from other replicas may have been lost.
+func (s *Service) ForgetCachedSessions() {
+	if s.cache != nil {
+		s.cache.clear()
+	}
+}
+
+// ended records sessions that ended here and tells OnSessionsEnded.
+func (s *Service) ended(ids []SessionID) {
+	if len(ids) == 0 {
+		return
+	}
+	if s.cache != nil {
+		s.cache.end(ids, s.clock())
+	}
+	if s.onSessionsEnded != nil {
+		s.onSessionsEnded(ids)
+	}
 }
 
 // checkSession refuses an ended session, and ends and refuses an idle one.
@@ -374,6 +482,9 @@ func (s *Service) login(p Principal, withRefresh bool, ttl time.Duration) (Token
 	if err != nil {
 		return Tokens{}, nil, fmt.Errorf("auth: login: %w", err)
 	}
+	if s.cache != nil {
+		s.cache.put(ses, now)
+	}
 
 	t, err := s.issue(ses, now, ttl)
 	if err != nil {
@@ -409,6 +520,7 @@ func (s *Service) makeRoom(principal string, now time.Time) ([]SessionID, error)
 		if err != nil {
 			return nil, err
 		}
+		s.ended(evicted)
 		return evicted, nil
 	}
 	return nil, nil
@@ -467,6 +579,7 @@ func (s *Service) Refresh(raw string) (Tokens, error) {
 		if endErr != nil {
 			return Tokens{}, fmt.Errorf("auth: revoke session after refresh reuse: %w", endErr)
 		}
+		s.ended(ended)
 		s.log.Warn("refresh token reused: session revoked", "session", string(rec.SessionID), "revoked", len(ended) > 0)
 		return Tokens{}, ErrRefreshReuse
 	}
@@ -504,6 +617,7 @@ func (s *Service) end(id SessionID, reason EndReason) error {
 	if len(ended) == 0 {
 		return ErrNoSuchSession
 	}
+	s.ended(ended)
 	s.log.Info("session ended", "session", string(id), "reason", string(reason))
 	return nil
 }
@@ -550,6 +664,7 @@ func (s *Service) revokePrincipal(id string, reason EndReason) ([]SessionID, err
 	if err != nil {
 		return nil, fmt.Errorf("auth: revoke sessions of %q: %w", id, err)
 	}
+	s.ended(ended)
 	if len(ended) > 0 {
 		s.log.Info("sessions revoked", "principal", id, "count", len(ended), "reason", string(reason))
 	}
@@ -632,6 +747,9 @@ func (s *Service) IssueDevToken() (Tokens, error) {
 // past the timeout and forgets sessions ended long enough ago that none of
 // their access tokens can still be valid, with their refresh tokens.
 func (s *Service) Maintain(now time.Time) error {
+	if s.cache != nil {
+		s.cache.sweep(now)
+	}
 	if _, err := s.ring.MaybeRotate(now); err != nil {
 		return err
 	}

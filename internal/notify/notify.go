@@ -80,6 +80,10 @@ type Options struct {
 	// subscription is confirmed by Redis (first time and after every
 	// outage): from then on notices published are delivered.
 	OnSubscribed func()
+	// OnLost, when set, is called from Run when the subscription is lost
+	// (once per outage): notices published from then on until the next
+	// OnSubscribed do not arrive.
+	OnLost func()
 }
 
 // Notifier publishes and receives cluster notices. It is safe for
@@ -246,6 +250,9 @@ func (n *Notifier) lost(st *runState, err error) {
 	if !st.outage {
 		st.outage = true
 		n.log.Warn("notify: subscription lost; retrying", "err", err)
+		if n.opts.OnLost != nil {
+			n.opts.OnLost()
+		}
 	}
 }
 
