@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -18,27 +19,43 @@ type Clock interface {
 }
 
 // RealClock is the wall clock.
-type RealClock struct{}
+//
+// Spin trades CPU for punctuality: SleepUntil sleeps on a timer until Spin
+// before the deadline and then yields the processor in a loop until it is
+// reached, because a timer wakes a goroutine up to a millisecond late on a
+// loaded machine while a yielding goroutine is back within microseconds
+// once it has a thread. At 90 Hz a spin of 0.5 ms costs about 4.5 % of one
+// core. Zero sleeps on the timer alone.
+type RealClock struct {
+	Spin time.Duration
+}
+
+// DefaultSpin is the engine's RealClock.Spin.
+const DefaultSpin = 500 * time.Microsecond
 
 var _ Clock = RealClock{}
 
 // Now returns time.Now().
 func (RealClock) Now() time.Time { return time.Now() }
 
-// SleepUntil waits on a timer until t.
-func (RealClock) SleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
+// SleepUntil waits on a timer until Spin before t, then yields until t.
+func (c RealClock) SleepUntil(ctx context.Context, t time.Time) error {
+	if d := time.Until(t) - c.Spin; d > 0 {
+		tm := time.NewTimer(d)
+		select {
+		case <-tm.C:
+		case <-ctx.Done():
+			tm.Stop()
+			return ctx.Err()
+		}
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for time.Now().Before(t) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		runtime.Gosched()
 	}
+	return ctx.Err()
 }
 
 // FakeClock is a manual Clock for tests, here and in other packages: the

@@ -19,6 +19,28 @@ func TestRealClockSleepUntil(t *testing.T) {
 	}
 }
 
+func TestRealClockSpinNeverReturnsEarly(t *testing.T) {
+	for _, spin := range []time.Duration{0, DefaultSpin, time.Hour} {
+		c := RealClock{Spin: spin}
+		for range 20 {
+			target := c.Now().Add(2 * time.Millisecond)
+			if err := c.SleepUntil(context.Background(), target); err != nil {
+				t.Fatal(err)
+			}
+			if now := c.Now(); now.Before(target) {
+				t.Fatalf("spin %v: returned %v before the deadline", spin, target.Sub(now))
+			}
+		}
+	}
+	// A cancellation ends the spin too.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	c := RealClock{Spin: time.Hour}
+	if err := c.SleepUntil(ctx, c.Now().Add(time.Minute)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled while spinning: %v", err)
+	}
+}
+
 func TestFakeClock(t *testing.T) {
 	c := NewFakeClock(fakeStart)
 	ctx := context.Background()

@@ -51,7 +51,7 @@ func (o Options) withDefaults() Options {
 		o.PhysicsFPS = DefaultPhysicsFPS
 	}
 	if o.Clock == nil {
-		o.Clock = RealClock{}
+		o.Clock = RealClock{Spin: DefaultSpin}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
