@@ -8,6 +8,8 @@
 //	spacetime scene list               list the scenes of a project
 //	spacetime telemetry [flags]        watch the telemetry stream
 //	spacetime discover [flags]         list instances by their beacons
+//	spacetime supervise [flags] -- ... run and watch serve as a child process
+//	spacetime health [flags]           check a deployment (twelve checks)
 //	spacetime bench engine|telemetry   measure the engine or the stream
 //	spacetime version                  print version, commit and build mode
 package main
@@ -18,12 +20,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
+	// go-redis prints every failed dial to stderr on its own; the limiter
+	// and notice fallbacks already log each outage once, so its lines go
+	// to the default structured logger at debug level instead.
+	redis.SetLogger(redisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -41,6 +50,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "spacetime:", err)
 		os.Exit(exitCodeFor(err))
 	}
+}
+
+// redisLogger hands go-redis's messages to slog at debug level.
+type redisLogger struct{}
+
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // exitError carries a specific exit status out of run.
@@ -90,7 +106,9 @@ func commands() []command {
 		{"scene", "validate and list scenes offline (validate FILE..., list)", runScene},
 		{"telemetry", "watch the telemetry stream (the guide's telemetry_client.py)", runTelemetry},
 		{"discover", "list the instances whose discovery beacons arrive", runDiscover},
-		{"bench", "measure this machine (bench engine, bench telemetry)", runBench},
+		{"supervise", "run serve (or --command) as a supervised child (the guide's godot_editor_server.py)", runSupervise},
+		{"health", "check a deployment and this host (the guide's system_health_check.py)", runHealth},
+		{"bench", "measure this machine (bench engine, bench telemetry, bench soak)", runBench},
 		{"version", "print version, commit and build mode", runVersion},
 	}
 }

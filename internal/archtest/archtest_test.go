@@ -143,6 +143,13 @@ func TestDependencies(t *testing.T) {
 		{pkg: "internal/telemetry", imports: []string{"internal/engine", "internal/procstat"}},
 		{pkg: "internal/procstat", imports: nil},
 		{pkg: "internal/discovery", imports: nil},
+		// the supervisor speaks to its child over HTTP only, so any runtime can be supervised
+		{pkg: "internal/supervisor", imports: nil, forbidden: []string{module + "/internal/"}},
+		// health judges a server as its clients see it (HTTP, the stream,
+		// the beacon, the store's schema): it never imports the API or
+		// security packages (the store does, for their interfaces)
+		{pkg: "internal/health", imports: []string{"config", "internal/buildinfo", "internal/config", "internal/discovery",
+			"internal/store", "internal/telemetry", "internal/whitelist"}},
 	}
 	pkgs := listPackages(t)
 	for _, r := range rules {

@@ -1,0 +1,13 @@
+//go:build linux
+
+package supervisor
+
+import "syscall"
+
+// sysProcAttr puts the child in its own process group (so signals to the
+// supervisor's group do not reach it by accident, and the supervisor can
+// signal the child's whole group), and asks the kernel to send it SIGTERM
+// should the supervisor die without stopping it, so no child is orphaned.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+}
