@@ -9,5 +9,13 @@ import (
 
 func TestMain(m *testing.M) {
 	redis.SetLogger(redisLogger{}) // as main does: no dial errors on stderr
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(cleanupAfter{m})
+}
+
+// cleanupAfter runs the tests, then removes what they shared.
+type cleanupAfter struct{ m *testing.M }
+
+func (c cleanupAfter) Run() int {
+	defer removeSharedBinary()
+	return c.m.Run()
 }

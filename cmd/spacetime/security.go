@@ -644,11 +644,18 @@ type auditAdapter struct {
 }
 
 var (
-	_ api.Auditor  = auditAdapter{}
-	_ api.AuditLog = auditAdapter{}
+	_ api.DurableAuditor = auditAdapter{}
+	_ api.AuditLog       = auditAdapter{}
 )
 
 func (a auditAdapter) Record(r api.AuditRecord) { a.log.Record(audit.Record(r)) }
+
+// RecordDurably records r and waits until every sink stored it (and what
+// was queued before it: concurrent requests share the writes).
+func (a auditAdapter) RecordDurably(ctx context.Context, r api.AuditRecord) error {
+	a.log.Record(audit.Record(r))
+	return a.log.Flush(ctx)
+}
 
 // queryFlushWait bounds how long a query waits for records still queued.
 const queryFlushWait = 2 * time.Second

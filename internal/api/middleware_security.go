@@ -72,6 +72,14 @@ func (s *Server) audit(next http.Handler) http.Handler {
 	if a == nil {
 		return next
 	}
+	durable, _ := a.(DurableAuditor)
+	wait := s.opts.Security.AuditWait
+	if wait == 0 {
+		wait = DefaultAuditWait
+	}
+	if wait < 0 {
+		durable = nil
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := infoFrom(r.Context())
 		start := time.Now()
@@ -82,11 +90,27 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			if panicked && status == 0 {
 				status, ri.reason = http.StatusInternalServerError, reasonPanic
 			}
-			a.Record(s.auditRecord(ri, r, status, time.Since(start)))
+			rec := s.auditRecord(ri, r, status, time.Since(start))
+			if durable == nil || safeMethod(r.Method) {
+				a.Record(rec)
+				return
+			}
+			// Still inside the handler: a small answer is held in the
+			// server's buffer until the record is stored.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), wait)
+			defer cancel()
+			if err := durable.RecordDurably(ctx, rec); err != nil {
+				s.log.Debug("answer sent before its audit record was stored", "request_id", rec.RequestID, "err", err)
+			}
 		}()
 		next.ServeHTTP(w, r)
 		panicked = false
 	})
+}
+
+// safeMethod reports whether method only reads.
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
 // auditRecord is the record of a finished request.

@@ -259,6 +259,22 @@ type Auditor interface {
 	Record(AuditRecord)
 }
 
+// DurableAuditor is an Auditor that can also wait until a record is
+// stored. The audit middleware uses it for requests that change something
+// (every method but GET, HEAD and OPTIONS): their answer leaves only once
+// the record is stored, or after AuditWait, so a crash right after an
+// answer does not lose the record of what it acknowledged. Records of
+// reads are written behind the answers, within milliseconds.
+type DurableAuditor interface {
+	Auditor
+	// RecordDurably records r and waits until it is stored or ctx ends.
+	RecordDurably(ctx context.Context, r AuditRecord) error
+}
+
+// DefaultAuditWait bounds how long an answer waits for its audit record
+// (SecurityOptions.AuditWait).
+const DefaultAuditWait = 250 * time.Millisecond
+
 // AuditQuery selects audit records (GET /admin/audit). Zero fields do not
 // filter.
 type AuditQuery struct {
@@ -288,6 +304,10 @@ type SecurityOptions struct {
 	Limiter       Limiter
 	Bans          Bans
 	Auditor       Auditor
+	// AuditWait bounds how long the answer to a changing request waits
+	// for its record to be stored by a DurableAuditor (0:
+	// DefaultAuditWait; negative: never wait).
+	AuditWait time.Duration
 	AuditLog      AuditLog
 
 	// DevTokenOnStatus adds a developer jwt_token to /status answers, in
