@@ -7,7 +7,7 @@ LDFLAGS  := -X github.com/spacetime-vr/spacetime/internal/buildinfo.version=$(VE
 BIN      := bin/spacetime
 FUZZTIME ?= 20s
 
-.PHONY: run test build release generate fuzz bench clean
+.PHONY: run test build web release generate fuzz bench clean
 
 ## run: build and start the server on its embedded defaults (http://127.0.0.1:8080)
 run: build
@@ -17,13 +17,17 @@ run: build
 test:
 	./scripts/test.sh
 
-## build: the debug build of the binary into bin/
-build:
+## build: the debug build of the binary into bin/, with the web client
+build: web
 	./scripts/deps.sh go
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/spacetime
 
+## web: the browser client (npm ci when needed, then its build into web/dist)
+web:
+	./scripts/deps.sh web
+
 ## release: the release build (HTTP API off unless GODOT_ENABLE_HTTP_API=true)
-release:
+release: web
 	./scripts/deps.sh go
 	CGO_ENABLED=0 $(GO) build -tags release -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BIN) ./cmd/spacetime
 

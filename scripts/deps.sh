@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # deps.sh KIND...: install what the named kinds of work need and are missing.
-#   go      Go modules of go.mod
+#   go        Go modules of go.mod
+#   web       Node.js and npm (Debian nodejs npm when missing), the web
+#             client's npm packages (npm ci when web/node_modules is missing
+#             or older than web/package-lock.json), then its build into
+#             web/dist (npm run build), which the Go binary embeds
+#   chromium  Debian chromium, for the browser end-to-end test
 # Debian packages are installed only when running as root; otherwise the
 # script says what is missing and stops.
 set -euo pipefail
@@ -30,6 +35,20 @@ for kind in "$@"; do
 	go)
 		command -v go >/dev/null || { echo "deps: Go is not installed (https://go.dev/dl, 1.26 or newer)" >&2; exit 1; }
 		go mod download
+		;;
+	web)
+		if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+			need_debs nodejs npm
+		fi
+		# npm ci rewrites node_modules/.package-lock.json: it dates the install.
+		if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+			echo "deps: npm ci (web)"
+			npm --prefix web ci --no-audit --no-fund
+		fi
+		npm --prefix web run --silent build
+		;;
+	chromium)
+		need_debs chromium
 		;;
 	*)
 		echo "deps: unknown kind $kind" >&2

@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh go
+# The web client's build (embedded by the binary the tests build) and the
+# Chromium its end-to-end test drives.
+./scripts/deps.sh web chromium
 # PostgreSQL and Redis for the store and limiter tests; CI never skips them.
 eval "$(./scripts/services.sh)"
 
@@ -17,12 +20,21 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+echo "== web client unit tests"
+npm --prefix web test --silent
+
 echo "== go vet"
 go vet ./...
 go vet -tags release ./...
 
 echo "== go test -race"
-go test -race -timeout 20m -count=1 ./...
+go test -race -timeout 20m -count=1 -skip '^TestSoak$' ./...
+
+# The soak checks the guide's KPIs (90 fps, API latency) for a minute
+# (SPACETIME_SOAK_MINUTES): alone, not beside the parallel race tests
+# that would take the two cores from the engine it measures.
+echo "== soak"
+go test -race -timeout 20m -count=1 -run '^TestSoak$' ./cmd/spacetime
 
 echo "== release build"
 go build -tags release -o /dev/null ./cmd/spacetime

@@ -28,6 +28,9 @@ type observability struct {
 	hub     *telemetry.Hub // nil when telemetry is disabled
 	tickets *telemetry.TicketStore
 	sender  *discovery.Sender
+	// requests is the rolling window of API requests behind the perf
+	// topic's http_* figures (fed by requestWindow).
+	requests *telemetry.RequestWindow
 
 	server *http.Server // the telemetry port; nil when disabled
 	ln     net.Listener
@@ -37,7 +40,7 @@ type observability struct {
 // sender, and binds the telemetry port (so a port conflict stops the
 // start before anything runs).
 func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, sec *security) (*observability, error) {
-	o := &observability{}
+	o := &observability{requests: telemetry.NewRequestWindow(nil)}
 	tn := cfg.Networking.Telemetry
 	if tn.Enabled {
 		o.tickets = telemetry.NewTicketStore(telemetry.TicketOptions{})
@@ -62,6 +65,20 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 				}
 				return nil
 			},
+			// Pilot input from the web client flies the ship: developers
+			// and admins, or anyone in development (anonymous).
+			Pilot: eng.SetInput,
+			AuthorizePilot: func(p telemetry.Principal, anonymous bool) error {
+				if anonymous {
+					return nil
+				}
+				r, err := auth.ParseRole(p.Role)
+				if err != nil || r < auth.RoleDeveloper {
+					return fmt.Errorf("piloting needs the developer role, %q has %q", p.ID, p.Role)
+				}
+				return nil
+			},
+			Requests:       o.requests,
 			Tickets:        o.tickets,
 			SendQueue:      tn.SendQueueFrames,
 			MaxSubscribers: tn.MaxSubscribers,
@@ -212,6 +229,64 @@ func (o *observability) run(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// requestWindow feeds the API's requests to the perf topic's rolling
+// window: one observation per request, its time to the answer. The
+// telemetry WebSocket is left out (its handler returns when the stream
+// ends).
+func (o *observability) requestWindow(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt, ok := api.RouteFromContext(r.Context()); ok && rt.Path == "/telemetry" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		o.requests.Observe(time.Since(start))
+	})
+}
+
+// vrStatus is what /state/vr reports: the hub's live state of the WebXR
+// clients, or the desktop fallback when telemetry is off (browsers report
+// over the stream).
+func (o *observability) vrStatus() api.VRStatus {
+	if o.hub == nil {
+		return api.DesktopVR{}
+	}
+	return hubVR{o.hub}
+}
+
+// hubVR adapts the hub's VR state to the API's.
+type hubVR struct{ hub *telemetry.Hub }
+
+var _ api.VRStatus = hubVR{}
+
+func (h hubVR) VR() api.VRState {
+	v := h.hub.VR()
+	out := api.VRState{
+		VREnabled: v.VREnabled, HeadsetConnected: v.HeadsetConnected, Runtime: v.Runtime,
+		HeadsetType: v.HeadsetType, FallbackMode: v.FallbackMode,
+		RenderFPS: v.RenderFPS, RenderScale: v.RenderScale, Clients: v.Clients,
+	}
+	if v.Headset != nil {
+		p := vrPose(*v.Headset)
+		out.Headset = &p
+	}
+	if len(v.Controllers) > 0 {
+		out.Controllers = make([]api.VRController, len(v.Controllers))
+		for i, c := range v.Controllers {
+			out.Controllers[i] = api.VRController{Hand: c.Hand, Connected: c.Connected, Pose: vrPose(c.Pose)}
+		}
+	}
+	return out
+}
+
+func vrPose(p telemetry.Pose) api.VRPose {
+	return api.VRPose{
+		Position:    api.VRVec{X: p.Position.X, Y: p.Position.Y, Z: p.Position.Z},
+		Orientation: api.VRQuat{W: p.Orientation.W, X: p.Orientation.X, Y: p.Orientation.Y, Z: p.Orientation.Z},
+	}
 }
 
 // apiTelemetry is the stream and its tickets as the API port serves them.

@@ -18,6 +18,7 @@ import (
 	"github.com/spacetime-vr/spacetime/internal/engine"
 	"github.com/spacetime-vr/spacetime/internal/scene"
 	"github.com/spacetime-vr/spacetime/internal/store"
+	"github.com/spacetime-vr/spacetime/web"
 )
 
 // runServe is `spacetime serve`: the engine loop plus the HTTP API, until
@@ -180,6 +181,8 @@ func newAPI(cfg *config.Config, log *slog.Logger, eng *engine.Engine, scenes api
 		Sim:              engineSim{eng},
 		Scenes:           scenes,
 		History:          history,
+		VR:               obs.vrStatus(),
+		Web:              web.Assets(),
 		Logger:           log,
 		Build:            buildinfo.Read(),
 		Environment:      cfg.Environment,
@@ -204,6 +207,7 @@ func newAPI(cfg *config.Config, log *slog.Logger, eng *engine.Engine, scenes api
 				}
 				return ""
 			}),
+			obs.requestWindow,
 		},
 		TLS: tlsConf,
 	})

@@ -34,4 +34,10 @@
 // The routes are listed once, in routes.go (Routes), with the least role
 // that may call each; the document served at /openapi.json describes
 // exactly those routes, and a test keeps the two identical.
+//
+// The web client's files (GET / and GET /assets/..., from Options.Web)
+// are public routes like the others: audited, rate limited, logged. They
+// replace the API's Content-Security-Policy and Cache-Control with their
+// own (WebCSP; revalidation, or a year for content-hashed names) and are
+// gzipped once, on first use, for clients that accept it.
 package api

@@ -59,7 +59,7 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 	}
 	table := map[string]api.Route{}
 	for _, rt := range api.Routes() {
-		key := strings.ToLower(rt.Method) + " " + rt.Path
+		key := strings.ToLower(rt.Method) + " " + rt.OpenAPIPath()
 		if _, dup := table[key]; dup {
 			t.Errorf("route %s listed twice", rt.Pattern())
 		}
@@ -128,6 +128,7 @@ func TestOpenAPIServed(t *testing.T) {
 func TestRouteRoles(t *testing.T) {
 	want := map[string]api.Role{
 		"GET /health": api.RoleGuest, "GET /status": api.RoleGuest, "GET /openapi.json": api.RoleGuest,
+		"GET /{$}": api.RoleGuest, "GET /assets/{path...}": api.RoleGuest,
 		"GET /telemetry": api.RoleGuest, "POST /telemetry/ticket": api.RoleReadonly,
 		"GET /scene": api.RoleReadonly, "GET /scenes": api.RoleReadonly, "GET /scene/history": api.RoleReadonly,
 		"GET /state/scene": api.RoleReadonly, "GET /state/player": api.RoleReadonly, "GET /state/vr": api.RoleReadonly,

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Role is a caller's role. Roles inherit: each may do everything the ones
@@ -68,32 +69,49 @@ func (r *Role) UnmarshalText(b []byte) error {
 
 // Route is one entry of the route table.
 type Route struct {
-	Method  string // "GET", "POST", ...
-	Path    string // ServeMux path pattern, e.g. "/scene/load"; also the OpenAPI path
+	Method string // "GET", "POST", ...
+	// Path is the ServeMux path pattern, e.g. "/scene/load" or
+	// "/assets/{path...}"; "/" matches the root only. OpenAPIPath is its
+	// spelling in the OpenAPI document.
+	Path    string
 	MinRole Role   // the least role that may call it (enforced by the security middleware)
 	Summary string // one line, as in the OpenAPI document
 	// OffInProduction leaves the route unregistered in the production
 	// environment, whatever the rate-limit table says: it answers 404 as
 	// if it did not exist (the guide: /debug and /execute stay off).
 	OffInProduction bool
+	// Static marks the routes of the web client's files (GET / and
+	// /assets/...): they set their own Content-Security-Policy and
+	// caching instead of the API's.
+	Static bool
 
 	handle  func(*Server, http.ResponseWriter, *http.Request) error
 	pattern string // Method + " " + Path, set by New for the hot path
 }
 
-// Pattern is the ServeMux pattern, e.g. "POST /scene/load".
+// Pattern is the ServeMux pattern, e.g. "POST /scene/load"; the root
+// path "/" becomes "/{$}" (the root only, not every path).
 func (rt Route) Pattern() string {
 	if rt.pattern != "" {
 		return rt.pattern
 	}
+	if rt.Path == "/" {
+		return rt.Method + " /{$}"
+	}
 	return rt.Method + " " + rt.Path
+}
+
+// OpenAPIPath is Path as an OpenAPI path template: a ServeMux wildcard
+// "{name...}" becomes "{name}".
+func (rt Route) OpenAPIPath() string {
+	return strings.ReplaceAll(rt.Path, "...}", "}")
 }
 
 // Routes returns the route table: every route the API serves, once. The
 // /openapi.json document describes exactly these (a test checks).
 //
-// Roles follow design §3: health, status, the API description and the
-// /auth routes are public; reading state is readonly; changing or
+// Roles follow design §3: health, status, the API description, the web
+// client's files and the /auth routes are public; reading state is readonly; changing or
 // inspecting the engine is developer; /admin is admin. POST
 // /scene/validate is developer because it reads project files, as load
 // does.
@@ -105,6 +123,10 @@ func Routes() []Route {
 			Summary: "Service status, version and running scene"},
 		{Method: "GET", Path: "/openapi.json", MinRole: RoleGuest, handle: (*Server).openAPI,
 			Summary: "This API's OpenAPI 3.1 description"},
+		{Method: "GET", Path: "/", MinRole: RoleGuest, handle: (*Server).webIndex, Static: true,
+			Summary: "The web client: WebXR viewer and dashboard"},
+		{Method: "GET", Path: "/assets/{path...}", MinRole: RoleGuest, handle: (*Server).webAsset, Static: true,
+			Summary: "A file of the web client (scripts, styles, images)"},
 		{Method: "GET", Path: "/telemetry", MinRole: RoleGuest, handle: (*Server).telemetryStream,
 			Summary: "The telemetry WebSocket stream, as on the telemetry port"},
 		{Method: "POST", Path: "/telemetry/ticket", MinRole: RoleReadonly, handle: (*Server).telemetryTicket,

@@ -308,7 +308,7 @@ type SecurityOptions struct {
 	// for its record to be stored by a DurableAuditor (0:
 	// DefaultAuditWait; negative: never wait).
 	AuditWait time.Duration
-	AuditLog      AuditLog
+	AuditLog  AuditLog
 
 	// DevTokenOnStatus adds a developer jwt_token to /status answers, in
 	// the development environment only and only to clients connected

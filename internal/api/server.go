@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -61,6 +62,13 @@ type Options struct {
 	// POST /telemetry/ticket (nil: both answer 404 telemetry_disabled).
 	Telemetry Telemetry
 
+	// Web is the built web client served at GET / and GET /assets/...:
+	// index.html and assets/ at its root (the module's web package
+	// embeds it). Nil, or without index.html: GET / answers 503 with a
+	// page that says how to build the client. Its files must not change
+	// while the server runs (they are cached, compressed, on first use).
+	Web fs.FS
+
 	// Security wires authentication, sessions, rate limits, bans, the
 	// audit log, CORS and the trusted proxies (see SecurityOptions; the
 	// zero value serves without any of them).
@@ -105,6 +113,7 @@ type Server struct {
 	byPat   map[string]*Route // mux pattern -> route
 	mux     *http.ServeMux
 	handler http.Handler
+	web     *webFiles
 	loading chan struct{} // one scene load at a time
 
 	mu     sync.Mutex
@@ -193,6 +202,7 @@ func New(opts Options) (*Server, error) {
 		routes:  Routes(),
 		mux:     http.NewServeMux(),
 		loading: make(chan struct{}, 1),
+		web:     newWebFiles(opts.Web),
 	}
 	if opts.Environment == envProduction { // absent: 404 like any unknown path
 		s.routes = slices.DeleteFunc(s.routes, func(rt Route) bool { return rt.OffInProduction })

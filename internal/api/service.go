@@ -124,22 +124,61 @@ type VRStatus interface {
 	VR() VRState
 }
 
-// VRState is the body of GET /state/vr. With a headset: VREnabled and
-// HeadsetConnected true, Runtime and HeadsetType set. Without one:
-// FallbackMode "desktop" and nothing else.
+// VRState is the body of GET /state/vr. With a headset in a session:
+// VREnabled and HeadsetConnected true, Runtime and HeadsetType set, and
+// the poses and render figures the client reports. Without one:
+// FallbackMode "desktop". Clients always counts the connected clients
+// that report their VR state.
 type VRState struct {
 	VREnabled        bool   `json:"vr_enabled"`
 	HeadsetConnected bool   `json:"headset_connected"`
 	Runtime          string `json:"runtime,omitempty"`
 	HeadsetType      string `json:"headset_type,omitempty"`
 	FallbackMode     string `json:"fallback_mode,omitempty"`
+	// Headset is the head pose in the rig's frame, when tracked.
+	Headset     *VRPose        `json:"headset,omitempty"`
+	Controllers []VRController `json:"controllers,omitempty"`
+	// RenderFPS is the client's render frame rate (0: not reported).
+	RenderFPS float64 `json:"render_fps,omitempty"`
+	// RenderScale is the client's render scale (0: not reported).
+	RenderScale float64 `json:"render_scale,omitempty"`
+	Clients     int     `json:"clients"`
+}
+
+// VRPose is a position in metres and an orientation (unit quaternion, W
+// the scalar part) in the rig's frame, Y up.
+type VRPose struct {
+	Position    VRVec  `json:"position"`
+	Orientation VRQuat `json:"orientation"`
+}
+
+// VRVec is a position in metres.
+type VRVec struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	Z float64 `json:"z"`
+}
+
+// VRQuat is a unit quaternion, W the scalar part.
+type VRQuat struct {
+	W float64 `json:"w"`
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	Z float64 `json:"z"`
+}
+
+// VRController is one hand controller.
+type VRController struct {
+	Hand      string `json:"hand"` // "left", "right" or "none"
+	Connected bool   `json:"connected"`
+	Pose      VRPose `json:"pose"`
 }
 
 // DesktopVR is the VRStatus with no headset: it always reports the
 // desktop fallback.
 type DesktopVR struct{}
 
-// VR returns {"vr_enabled":false,"headset_connected":false,"fallback_mode":"desktop"}.
+// VR returns {"vr_enabled":false,"headset_connected":false,"fallback_mode":"desktop","clients":0}.
 func (DesktopVR) VR() VRState { return VRState{FallbackMode: "desktop"} }
 
 var _ VRStatus = DesktopVR{}

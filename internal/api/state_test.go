@@ -175,7 +175,10 @@ func TestStatePlayerWithoutPlayer(t *testing.T) {
 type headsetVR struct{}
 
 func (headsetVR) VR() api.VRState {
-	return api.VRState{VREnabled: true, HeadsetConnected: true, Runtime: "WebXR", HeadsetType: "Quest 3"}
+	return api.VRState{VREnabled: true, HeadsetConnected: true, Runtime: "WebXR", HeadsetType: "Quest 3",
+		Headset:     &api.VRPose{Position: api.VRVec{Y: 1.6}, Orientation: api.VRQuat{W: 1}},
+		Controllers: []api.VRController{{Hand: "left", Connected: true, Pose: api.VRPose{Orientation: api.VRQuat{W: 1}}}},
+		RenderFPS:   72, RenderScale: 0.75, Clients: 2}
 }
 
 func TestStateVR(t *testing.T) {
@@ -184,9 +187,12 @@ func TestStateVR(t *testing.T) {
 		vr   api.VRStatus
 		want string
 	}{
-		{name: "default desktop fallback", want: `{"vr_enabled":false,"headset_connected":false,"fallback_mode":"desktop"}`},
+		{name: "default desktop fallback", want: `{"vr_enabled":false,"headset_connected":false,"fallback_mode":"desktop","clients":0}`},
 		{name: "headset", vr: headsetVR{},
-			want: `{"vr_enabled":true,"headset_connected":true,"runtime":"WebXR","headset_type":"Quest 3"}`},
+			want: `{"vr_enabled":true,"headset_connected":true,"runtime":"WebXR","headset_type":"Quest 3",` +
+				`"headset":{"position":{"x":0,"y":1.6,"z":0},"orientation":{"w":1,"x":0,"y":0,"z":0}},` +
+				`"controllers":[{"hand":"left","connected":true,"pose":{"position":{"x":0,"y":0,"z":0},"orientation":{"w":1,"x":0,"y":0,"z":0}}}],` +
+				`"render_fps":72,"render_scale":0.75,"clients":2}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

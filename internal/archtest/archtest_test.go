@@ -150,6 +150,8 @@ func TestDependencies(t *testing.T) {
 		// security packages (the store does, for their interfaces)
 		{pkg: "internal/health", imports: []string{"config", "internal/buildinfo", "internal/config", "internal/discovery",
 			"internal/store", "internal/telemetry", "internal/whitelist"}},
+		// the embedded web client: files only; the API gets it as an fs.FS
+		{pkg: "web", imports: nil, forbidden: []string{"net/http"}},
 	}
 	pkgs := listPackages(t)
 	for _, r := range rules {

@@ -69,13 +69,19 @@ type conn struct {
 	writeEnd   string // set by the writer before writerDone when a write failed
 	dropped    atomic.Uint64
 
+	// counted says which cap of the hub the connection counts against
+	// (guarded by the hub's mu).
+	counted connCount
+
 	// Owned by the reader.
-	authed    bool
-	gen       uint64
-	tokens    float64
-	bucketAt  time.Time
-	overLimit int
-	buf       []byte
+	authed     bool
+	fullAtAuth bool // refused at authentication: MaxSubscribers reached
+	anonymous  bool // admitted without a credential (AuthRequired false)
+	gen        uint64
+	tokens     float64
+	bucketAt   time.Time
+	overLimit  int
+	buf        []byte
 
 	// Owned by the poll goroutine (Step, under pollMu).
 	sched        [numTopics]schedState
@@ -175,7 +181,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered with an HTTP error
 	}
 	c := newConn(h, ws, r)
-	if ok, reason := h.track(c); !ok {
+	if ok, reason := h.track(c, pre.ok || (pre.err == nil && !h.opts.AuthRequired)); !ok {
 		h.refuseConn(ws, reason)
 		return
 	}
@@ -317,11 +323,11 @@ func (c *conn) readLoop(ctx context.Context, pre preAuth) string {
 		return ReasonAuth
 	case pre.ok:
 		if !c.authenticated(pre.p, pre.method, nil) {
-			return ReasonAuth
+			return c.refusedReason()
 		}
 	case !h.opts.AuthRequired:
 		if !c.authenticated(h.opts.Anonymous, "anonymous", nil) {
-			return ReasonAuth
+			return c.refusedReason()
 		}
 	default:
 		_ = ws.SetReadDeadline(time.Now().Add(h.opts.AuthTimeout))
@@ -359,10 +365,28 @@ func (c *conn) readLoop(ctx context.Context, pre preAuth) string {
 			continue
 		}
 		if stop := c.handle(ctx, data); stop {
-			return ReasonAuth
+			return c.refusedReason()
 		}
 	}
 }
+
+// refusedReason is the disconnect reason of a connection refused while
+// it authenticated.
+func (c *conn) refusedReason() string {
+	if c.fullAtAuth {
+		return ReasonFull
+	}
+	return ReasonAuth
+}
+
+// connCount says which of the hub's caps a connection counts against.
+type connCount uint8
+
+const (
+	countedNone       connCount = iota
+	countedWaiting              // waiting for its auth message (MaxPending)
+	countedSubscriber           // authenticated (MaxSubscribers)
+)
 
 func isTimeout(err error) bool {
 	var ne net.Error
@@ -416,11 +440,14 @@ func (c *conn) replyError(code, msg string, id json.RawMessage) {
 // refuse sends an error and closes the connection with closeCode.
 func (c *conn) refuse(code, msg string, id json.RawMessage, closeCode int) {
 	c.replyError(code, msg, id)
-	text := "unauthorized"
-	if closeCode == CloseForbidden {
+	text, reason := "unauthorized", ReasonAuth
+	switch closeCode {
+	case CloseForbidden:
 		text = "forbidden"
+	case CloseTryAgainLater:
+		text, reason = "too many subscribers", ReasonFull
 	}
-	c.kick(closeCode, text, ReasonAuth)
+	c.kick(closeCode, text, reason)
 }
 
 // authenticated admits p (unless Authorize refuses it) and answers
@@ -433,9 +460,15 @@ func (c *conn) authenticated(p Principal, method string, id json.RawMessage) boo
 			return false
 		}
 	}
+	if !c.authed && !h.promote(c) {
+		c.fullAtAuth = true
+		c.refuse(CodeTooManyClients, fmt.Sprintf("the server has its maximum of %d telemetry subscribers; try again later", h.opts.MaxSubscribers), id, CloseTryAgainLater)
+		return false
+	}
 	c.prin.Store(&p)
 	first := !c.authed
 	c.authed = true
+	c.anonymous = method == "anonymous"
 	_ = c.ws.SetReadDeadline(time.Now().Add(h.opts.PingInterval * 5 / 2))
 	b := jbuf(make([]byte, 0, 192))
 	b = append(b, '{')
@@ -488,10 +521,21 @@ func (c *conn) handle(ctx context.Context, data []byte) bool {
 		err = c.getSnapshot(m)
 	case MsgPing:
 		c.pong(id)
+	case MsgVRState:
+		var v VRState
+		var active bool
+		if v, active, err = parseVRState(data); err == nil {
+			c.h.vr.report(c, v, active)
+			c.ack(id)
+		}
+	case MsgInput:
+		if err = c.input(m); err == nil {
+			c.ack(id)
+		}
 	case "":
 		err = perr(CodeUnknownType, "the message has no type")
 	default:
-		err = perr(CodeUnknownType, "unknown message type %q (auth, subscribe, unsubscribe, get_snapshot, configure, ping)", m.Type)
+		err = perr(CodeUnknownType, "unknown message type %q (auth, subscribe, unsubscribe, get_snapshot, configure, ping, vr_state, input)", m.Type)
 	}
 	if err != nil {
 		c.replyError(err.code, err.msg, id)
@@ -678,13 +722,25 @@ func appendSnapshot(b jbuf, h *Hub, s *engine.Snapshot, idx []int, id json.RawMe
 		case topicPlayerI:
 			b = appendPlayer(b.key(TopicPlayer), s)
 		case topicVRI:
-			b = appendVR(b.key(TopicVR), h.opts.VR.VR(), s.Tick)
+			b = appendVR(b.key(TopicVR), h.VR(), s.Tick)
 		case topicBodiesI:
 			b = appendBodies(b.key(TopicBodies), s, bodiesVariant{format: FormatJSON, decimate: 1})
 		}
 	}
 	b = append(b, '}')
 	return append(b, '}')
+}
+
+// ack acknowledges a vr_state or input message that carried an id
+// (without one they get no reply unless refused).
+func (c *conn) ack(id json.RawMessage) {
+	if len(id) == 0 {
+		return
+	}
+	b := jbuf(make([]byte, 0, 32+len(id)))
+	b = append(b, '{')
+	b = b.str("type", MsgAck).raw("id", id)
+	c.reply(append(b, '}'))
 }
 
 func (c *conn) pong(id json.RawMessage) {

@@ -76,8 +76,22 @@ type HubOptions struct {
 	Authorize func(Principal) error
 	// Tickets redeems ?ticket= query parameters (nil: tickets refused).
 	Tickets *TicketStore
-	// VR reports the headset (default DesktopVR).
+	// VR reports the headset for the vr topic and Hub.VR (default: what
+	// the hub's own clients report in vr_state messages, see Hub.VR).
 	VR VRSource
+	// Pilot applies pilot input from input messages: the engine's
+	// SetInput. Nil: input messages are refused (forbidden). The hub
+	// calls it from connection goroutines and its poll goroutine (the
+	// dead-man switch), one call at a time; it must not block.
+	Pilot func(engine.Input)
+	// AuthorizePilot decides whether a connection may send input;
+	// anonymous is true for a connection admitted without a credential
+	// (only possible without AuthRequired). Nil: DefaultAuthorizePilot
+	// (developer, admin, anonymous).
+	AuthorizePilot func(p Principal, anonymous bool) error
+	// Requests reports the API's HTTP request rate and latency for the
+	// perf topic (nil: reported as 0).
+	Requests RequestSource
 
 	// SendQueue is the number of stream frames each subscriber may have
 	// waiting (default 16); when full the oldest is dropped.
@@ -89,9 +103,15 @@ type HubOptions struct {
 	// MaxBehind disconnects a subscriber whose queue has waited this long
 	// for its writer (default 2 s).
 	MaxBehind time.Duration
-	// MaxSubscribers caps the open connections (default 500); one more is
-	// closed with CloseTryAgainLater.
+	// MaxSubscribers caps the authenticated connections (default 500);
+	// one more is closed with CloseTryAgainLater. Connections still
+	// waiting for their credential (the first-message method) have a cap
+	// of their own, MaxPending, so that unauthenticated connections cannot
+	// take the places of subscribers.
 	MaxSubscribers int
+	// MaxPending caps the connections waiting for an auth message (they
+	// wait at most AuthTimeout); default MaxSubscribers.
+	MaxPending int
 	// WriteTimeout bounds each socket write (default 5 s).
 	WriteTimeout time.Duration
 	// PingInterval is the keep-alive period (default 15 s); a connection
@@ -126,8 +146,8 @@ func (o HubOptions) withDefaults() HubOptions {
 	if o.Anonymous == (Principal{}) {
 		o.Anonymous = Principal{ID: "anonymous", Role: "guest"}
 	}
-	if o.VR == nil {
-		o.VR = DesktopVR{}
+	if o.AuthorizePilot == nil {
+		o.AuthorizePilot = DefaultAuthorizePilot
 	}
 	if o.SendQueue <= 0 {
 		o.SendQueue = DefaultSendQueue
@@ -140,6 +160,9 @@ func (o HubOptions) withDefaults() HubOptions {
 	}
 	if o.MaxSubscribers <= 0 {
 		o.MaxSubscribers = DefaultMaxSubscribers
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = o.MaxSubscribers
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
@@ -228,11 +251,13 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	mem      *memSampler
 
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	closed bool
-	wg     sync.WaitGroup // one per connection (its handler goroutine)
-	subs   atomic.Pointer[[]*conn]
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	nAuthed int // connections counted against MaxSubscribers
+	nWait   int // connections counted against MaxPending
+	closed  bool
+	wg      sync.WaitGroup // one per connection (its handler goroutine)
+	subs    atomic.Pointer[[]*conn]
 
 	running   atomic.Bool
 	closeOnce sync.Once
@@ -247,6 +272,9 @@ type Hub struct {
 
 	eventSeq atomic.Uint64
 	st       counters
+
+	vr    *vrReports // the clients' vr_state reports
+	pilot pilot      // the pilot input's holder (dead-man switch)
 }
 
 // variantFrame is one encoding of a topic for the current tick, prepared
@@ -268,6 +296,7 @@ func NewHub(opts HubOptions) *Hub {
 		log:   opts.Logger.With("component", "telemetry"),
 		mem:   newMemSampler(),
 		conns: make(map[*conn]struct{}),
+		vr:    newVRReports(opts.Now, VRStaleAfter),
 	}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -281,6 +310,19 @@ func NewHub(opts HubOptions) *Hub {
 	h.subs.Store(&empty)
 	return h
 }
+
+// VR returns the headset state of the vr topic and GET /state/vr:
+// HubOptions.VR when set, else the freshest active session the connected
+// clients report (vr_state), or the desktop fallback when none reported
+// one within VRStaleAfter. Hub is a VRSource.
+func (h *Hub) VR() VRState {
+	if h.opts.VR != nil {
+		return h.opts.VR.VR()
+	}
+	return h.vr.VR()
+}
+
+var _ VRSource = (*Hub)(nil)
 
 // ErrRunning is returned by a second call of Run.
 var ErrRunning = errors.New("telemetry: hub already running")
@@ -423,8 +465,10 @@ func (h *Hub) engineRate(s *engine.Snapshot) float64 {
 // Step encodes each topic that some subscriber is due for (once per topic
 // variant) and enqueues the frame to every due subscriber, then reports
 // true. Run calls Step; tests call it directly instead of running Run.
-// It never blocks on a subscriber.
+// It never blocks on a subscriber. Every call first runs the pilot
+// input's dead-man switch (see PilotTimeout).
 func (h *Hub) Step() bool {
+	h.checkPilot(h.opts.Now())
 	h.pollMu.Lock()
 	defer h.pollMu.Unlock()
 	s := h.opts.Source.Snapshot()
@@ -518,7 +562,7 @@ func (h *Hub) encodeTopic(t int, s *engine.Snapshot, ts float64, nsubs int) vari
 	case topicPlayerI:
 		b = appendPlayer(b, s)
 	case topicVRI:
-		b = appendVR(b, h.opts.VR.VR(), s.Tick)
+		b = appendVR(b, h.VR(), s.Tick)
 	}
 	b = append(b, '}')
 	h.scratch = b
@@ -526,7 +570,11 @@ func (h *Hub) encodeTopic(t int, s *engine.Snapshot, ts float64, nsubs int) vari
 }
 
 func (h *Hub) extras(nsubs int) extras {
-	return extras{memoryMB: h.mem.MB(h.opts.Now()), goroutines: runtime.NumGoroutine(), subscribers: nsubs}
+	x := extras{memoryMB: h.mem.MB(h.opts.Now()), goroutines: runtime.NumGoroutine(), subscribers: nsubs}
+	if h.opts.Requests != nil {
+		x.http = h.opts.Requests.RequestStats()
+	}
+	return x
 }
 
 // prepare frames b once for all connections (a copy: b may be reused);
@@ -660,15 +708,28 @@ func (h *Hub) Publish(ev Event) {
 	}
 }
 
-// track registers a new connection; false when the hub is closed or full.
-func (h *Hub) track(c *conn) (ok bool, reason string) {
+// track registers a new connection, counted as a subscriber when it is
+// admitted at once (authed: a credential in the upgrade, or no auth
+// required), else as waiting for its auth message; false when the hub is
+// closed or that count is full.
+func (h *Hub) track(c *conn, authed bool) (ok bool, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return false, ReasonShutdown
 	}
-	if len(h.conns) >= h.opts.MaxSubscribers {
-		return false, ReasonFull
+	if authed {
+		if h.nAuthed >= h.opts.MaxSubscribers {
+			return false, ReasonFull
+		}
+		h.nAuthed++
+		c.counted = countedSubscriber
+	} else {
+		if h.nWait >= h.opts.MaxPending {
+			return false, ReasonFull
+		}
+		h.nWait++
+		c.counted = countedWaiting
 	}
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)
@@ -676,14 +737,41 @@ func (h *Hub) track(c *conn) (ok bool, reason string) {
 	return true, ""
 }
 
-// untrack forgets c and counts its disconnect.
+// untrack forgets c and counts its disconnect; input c held returns to
+// zero and its VR report goes.
 func (h *Hub) untrack(c *conn, reason string) {
 	h.removeSub(c)
+	h.releasePilot(c)
+	h.vr.forget(c)
 	h.mu.Lock()
 	delete(h.conns, c)
+	switch c.counted {
+	case countedSubscriber:
+		h.nAuthed--
+	case countedWaiting:
+		h.nWait--
+	}
+	c.counted = countedNone
 	h.mu.Unlock()
 	h.countDisconnect(reason)
 	h.wg.Done()
+}
+
+// promote moves a connection that authenticated by message from the
+// waiting count to the subscriber count; false when that is full.
+func (h *Hub) promote(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.counted != countedWaiting {
+		return true
+	}
+	if h.nAuthed >= h.opts.MaxSubscribers {
+		return false
+	}
+	h.nWait--
+	h.nAuthed++
+	c.counted = countedSubscriber
+	return true
 }
 
 func (h *Hub) countDisconnect(reason string) {

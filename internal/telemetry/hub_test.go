@@ -907,6 +907,52 @@ func TestMaxSubscribers(t *testing.T) {
 	}
 }
 
+// Connections that have not authenticated count against a cap of their
+// own: a crowd of them cannot take the places of subscribers, and one
+// that authenticates only gets a place when there is one.
+func TestWaitingConnectionsDoNotTakeSubscriberPlaces(t *testing.T) {
+	readonly := Principal{ID: "key1", Role: "readonly"}
+	h := newHarness(t, HubOptions{
+		Auth: staticAuth{"good": readonly}, AuthRequired: true, AuthTimeout: time.Minute,
+		MaxSubscribers: 2, MaxPending: 2,
+	})
+	// Two connections wait without a credential: the waiting cap is full.
+	var waiting []*testClient
+	for range 2 {
+		c, _, err := h.dial("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting = append(waiting, c)
+	}
+	waitFor(t, "two waiting connections", func() bool { return h.hub.Stats().Connections == 2 })
+	c, _, err := h.dial("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ce, msgs := c.closeError(); len(msgs) != 1 || msgs[0].Code != CodeTooManyClients || ce == nil || ce.Code != CloseTryAgainLater {
+		t.Errorf("a third waiting connection: %v %v, want too_many_subscribers and 1013", msgs, ce)
+	}
+	// Subscribers with a credential in the upgrade still get in.
+	for range 2 {
+		h.connect(Subprotocol, "bearer.good")
+	}
+	// Now every subscriber place is taken: a waiting connection that
+	// authenticates is refused, and a third bearer too.
+	waiting[0].send(`{"type":"auth","token":"good"}`)
+	if ce, msgs := waiting[0].closeError(); len(msgs) != 1 || msgs[0].Code != CodeTooManyClients || ce == nil || ce.Code != CloseTryAgainLater {
+		t.Errorf("authenticating with every place taken: %v %v, want too_many_subscribers and 1013", msgs, ce)
+	}
+	c, _, err = h.dial("", Subprotocol, "bearer.good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, msgs := c.closeError(); len(msgs) != 1 || msgs[0].Code != CodeTooManyClients {
+		t.Errorf("a third subscriber: %v, want too_many_subscribers", msgs)
+	}
+	waitFor(t, "three disconnects counted as full", func() bool { return h.hub.Stats().DisconnectsByReason[ReasonFull] == 3 })
+}
+
 func TestNotAWebSocket(t *testing.T) {
 	h := newHarness(t, HubOptions{})
 	resp, err := http.Get(h.srv.URL + "/telemetry")

@@ -50,6 +50,11 @@ type PerfData struct {
 	MemoryMB       float64 `json:"memory_mb"` // resident set size
 	Goroutines     int     `json:"goroutines"`
 	Subscribers    int     `json:"subscribers"` // telemetry subscribers now
+	// HTTP requests to the API over the last RequestWindowSeconds (see
+	// RequestWindow): rate and latency percentiles (0 without requests).
+	HTTPRPS   float64 `json:"http_rps"`
+	HTTPP50Ms float64 `json:"http_p50_ms"`
+	HTTPP95Ms float64 `json:"http_p95_ms"`
 }
 
 // PlayerData is the data of a player event. Present is false (and the
@@ -151,6 +156,7 @@ type extras struct {
 	memoryMB    float64
 	goroutines  int
 	subscribers int
+	http        RequestStats
 }
 
 // appendEnvelope writes {"type":"event","event":topic,"timestamp":ts,"data":
@@ -187,6 +193,9 @@ func appendPerf(b jbuf, s *engine.Snapshot, x extras) jbuf {
 	b = appendRounded(b.key("memory_mb"), x.memoryMB, 1)
 	b = b.int("goroutines", int64(x.goroutines))
 	b = b.int("subscribers", int64(x.subscribers))
+	b = appendRounded(b.key("http_rps"), x.http.RPS, 2)
+	b = appendRounded(b.key("http_p50_ms"), x.http.P50Ms, 3)
+	b = appendRounded(b.key("http_p95_ms"), x.http.P95Ms, 3)
 	return append(b, '}')
 }
 
@@ -246,6 +255,13 @@ func appendVR(b jbuf, v VRState, tick uint64) jbuf {
 		}
 		b = append(b, ']')
 	}
+	if v.RenderFPS > 0 {
+		b = appendRounded(b.key("render_fps"), v.RenderFPS, 1)
+	}
+	if v.RenderScale > 0 {
+		b = appendRounded(b.key("render_scale"), v.RenderScale, 3)
+	}
+	b = b.int("clients", int64(v.Clients))
 	return append(b, '}')
 }
 

@@ -91,6 +91,11 @@ const (
 	MsgGetSnapshot = "get_snapshot"
 	MsgConfigure   = "configure"
 	MsgPing        = "ping"
+	// MsgVRState reports the client's WebXR session and poses.
+	MsgVRState = "vr_state"
+	// MsgInput is pilot input (developer role, or anonymous in
+	// development).
+	MsgInput = "input"
 )
 
 // Server → client message types.
@@ -101,6 +106,7 @@ const (
 	MsgConfigured   = "configured"
 	MsgSnapshot     = "snapshot"
 	MsgPong         = "pong"
+	MsgAck          = "ack" // a vr_state or input message with an id was applied
 	MsgError        = "error"
 	MsgEvent        = "event"
 )
@@ -148,6 +154,8 @@ type clientMsg struct {
 	Decimate     *int            `json:"decimate,omitempty"`
 	BodiesFormat *string         `json:"bodies_format,omitempty"`
 	Particles    *bool           `json:"particles,omitempty"`
+	Throttle     *Vec            `json:"throttle,omitempty"` // input
+	Rotation     *Vec            `json:"rotation,omitempty"` // input
 }
 
 // protoError is a refusal of one client message, sent as an "error".

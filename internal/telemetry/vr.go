@@ -9,9 +9,10 @@ type VRSource interface {
 	VR() VRState
 }
 
-// VRState is the data of a vr event. Its first five fields are those of
-// GET /state/vr: with a headset VREnabled and HeadsetConnected are true and
-// Runtime and HeadsetType are set; without one FallbackMode is "desktop".
+// VRState is the data of a vr event and the body of GET /state/vr: with a
+// headset in a session VREnabled and HeadsetConnected are true and
+// Runtime, HeadsetType, the poses and the render figures are what the
+// client reported; without one FallbackMode is "desktop".
 type VRState struct {
 	VREnabled        bool   `json:"vr_enabled"`
 	HeadsetConnected bool   `json:"headset_connected"`
@@ -23,6 +24,15 @@ type VRState struct {
 	Headset *Pose `json:"headset,omitempty"`
 	// Controllers are the hand controllers the headset reports.
 	Controllers []ControllerPose `json:"controllers,omitempty"`
+	// RenderFPS is the client's achieved render frame rate (0: not
+	// reported).
+	RenderFPS float64 `json:"render_fps,omitempty"`
+	// RenderScale is the client's render (framebuffer) scale, lowered by
+	// its dynamic quality when the frame rate drops (0: not reported).
+	RenderScale float64 `json:"render_scale,omitempty"`
+	// Clients counts the connected clients that reported a vr_state,
+	// with or without a session.
+	Clients int `json:"clients"`
 	// Tick is the engine tick of a vr event (set by the hub, not the
 	// source).
 	Tick uint64 `json:"tick,omitempty"`
@@ -36,7 +46,7 @@ type Pose struct {
 
 // ControllerPose is one hand controller.
 type ControllerPose struct {
-	Hand      string `json:"hand"` // "left" or "right"
+	Hand      string `json:"hand"` // "left", "right" or "none" (WebXR handedness)
 	Connected bool   `json:"connected"`
 	Pose      Pose   `json:"pose"`
 }
