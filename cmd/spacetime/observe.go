@@ -134,6 +134,7 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 		o.server = &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       5 * time.Second, // a body that never comes (upgrades clear it)
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -84,17 +84,26 @@ func (p *perfStats) observe(deadline, start, end time.Time) time.Duration {
 	return d
 }
 
-// rate is the tick rate over the second before now: (n−1)/(newest−oldest)
-// for the n ticks that ended within it.
+// rate is the tick rate over the second before now: the n−1 intervals
+// between the n ticks that ended within it, plus the fraction inside it
+// of the interval that straddles its start, per second. Ticks that
+// resume after a stall thus read as the few ticks the second held, not as
+// the rate of the last two. Before a tick older than a second exists, it
+// is (n−1)/(newest−oldest).
 func (p *perfStats) rate(now time.Time) float64 {
 	n := 0
-	var oldest time.Time
+	var oldest, prev time.Time
 	for i := 1; i <= p.endCount; i++ {
 		e := p.ends[(p.endHead-i+len(p.ends))%len(p.ends)]
 		if now.Sub(e) >= time.Second {
+			prev = e
 			break
 		}
 		n, oldest = n+1, e
+	}
+	if n > 0 && !prev.IsZero() {
+		inside := oldest.Sub(now.Add(-time.Second))
+		return float64(n-1) + float64(inside)/float64(oldest.Sub(prev))
 	}
 	span := now.Sub(oldest)
 	if n < 2 || span <= 0 {
