@@ -98,6 +98,9 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 		RateLimitViolations: sec.policy.Violations,
 		BansIssued:          sec.policy.BansIssued,
 		AuditDropped:        sec.audit.Dropped, // nil-safe: a disabled audit log drops nothing
+		AuditFailing:        sec.auditFailing,
+		AuditPending:        func() int { return sec.audit.Stats().Pending },
+		AuditSinkErrors:     func() uint64 { return sec.audit.Stats().SinkErrors },
 		RateLimitDegraded:   sec.limiterDegraded,
 		TelemetrySubscribers: func() int {
 			if hubStats == nil {

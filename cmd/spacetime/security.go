@@ -84,6 +84,30 @@ func (s *security) limiterState() string {
 	return "redis"
 }
 
+// auditState is the audit log's state for /status.
+func (s *security) auditState() string {
+	switch {
+	case s.audit == nil:
+		return "disabled"
+	case s.auditFailing():
+		return "failing"
+	}
+	return "ok"
+}
+
+// auditFailing reports whether an audit sink fails to store records.
+func (s *security) auditFailing() bool {
+	if s.audit == nil {
+		return false
+	}
+	for _, k := range s.audit.Stats().Sinks {
+		if k.Failing {
+			return true
+		}
+	}
+	return false
+}
+
 // limiterDegraded reports whether a configured Redis is unreachable.
 func (s *security) limiterDegraded() bool { return s.limits != nil && s.limits.Degraded() }
 

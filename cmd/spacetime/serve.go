@@ -188,6 +188,7 @@ func newAPI(cfg *config.Config, log *slog.Logger, eng *engine.Engine, scenes api
 		Environment:      cfg.Environment,
 		TelemetryActive:  func() bool { return obs.hub != nil && obs.hub.Active() },
 		RateLimiter:      sec.limiterState,
+		Audit:            sec.auditState,
 		Telemetry:        stream,
 		SceneLoadTimeout: cfg.Performance.Timeouts.SceneLoad(),
 		MaxBodyBytes:     cfg.Networking.HTTP.MaxBodyBytes,

@@ -87,6 +87,10 @@ type statusResponse struct {
 	// RateLimiter says where rate limits are kept: "memory", "redis", or
 	// "memory (redis unreachable)" while a configured Redis is down.
 	RateLimiter string `json:"rate_limiter"`
+	// Audit is the audit log's state: "ok", "failing" (a sink cannot
+	// store records; they are held for retry, see the log and metrics) or
+	// "disabled".
+	Audit string `json:"audit"`
 	// JWTToken is a short-lived developer access token, only in
 	// development and only to loopback clients (see devToken).
 	JWTToken string `json:"jwt_token,omitempty"`
@@ -107,9 +111,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		Environment:   s.opts.Environment,
 		Build:         buildJSON{Commit: s.opts.Build.Commit, BuildMode: s.opts.Build.BuildMode},
 		RateLimiter:   "memory",
+		Audit:         "disabled",
 	}
 	if s.opts.RateLimiter != nil {
 		resp.RateLimiter = s.opts.RateLimiter()
+	}
+	if s.opts.Audit != nil {
+		resp.Audit = s.opts.Audit()
 	}
 	if !ok {
 		resp.Status = "unhealthy"

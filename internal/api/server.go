@@ -57,6 +57,9 @@ type Options struct {
 	// RateLimiter reports where rate limits are kept, for /status
 	// (nil: "memory").
 	RateLimiter func() string
+	// Audit reports the audit log's state for /status: "ok", "failing"
+	// (records held for retry) or "disabled" (nil: "disabled").
+	Audit func() string
 
 	// Telemetry is the stream served at /telemetry and the issuer of
 	// POST /telemetry/ticket (nil: both answer 404 telemetry_disabled).

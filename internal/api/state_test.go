@@ -52,21 +52,29 @@ func TestStatus(t *testing.T) {
 		want      string
 		limiter   func() string
 		wantLim   string
+		audit     func() string
+		wantAudit string
 	}{
 		{name: "telemetry on", telemetry: func() bool { return true }, want: "active", wantLim: "memory"},
 		{name: "telemetry off", telemetry: func() bool { return false }, want: "disabled", wantLim: "memory"},
 		{name: "no telemetry", want: "disabled", wantLim: "memory"},
 		{name: "redis limits", want: "disabled", limiter: func() string { return "redis" }, wantLim: "redis"},
 		{name: "redis down", want: "disabled", limiter: func() string { return "memory (redis unreachable)" }, wantLim: "memory (redis unreachable)"},
+		{name: "audit ok", want: "disabled", wantLim: "memory", audit: func() string { return "ok" }, wantAudit: "ok"},
+		{name: "audit failing", want: "disabled", wantLim: "memory", audit: func() string { return "failing" }, wantAudit: "failing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, func(o *api.Options) { o.TelemetryActive = tt.telemetry; o.RateLimiter = tt.limiter })
+			h := newHarness(t, func(o *api.Options) { o.TelemetryActive = tt.telemetry; o.RateLimiter = tt.limiter; o.Audit = tt.audit })
+			if tt.wantAudit == "" {
+				tt.wantAudit = "disabled"
+			}
 			got := decode[map[string]any](t, h.do("GET", "/status", ""))
 			want := map[string]any{
 				"status": "healthy", "version": "1.2.3", "uptime_seconds": 120.0, "http_api": "active",
 				"telemetry": tt.want, "scene": sceneMenu, "environment": "staging",
 				"build": map[string]any{"commit": "abc123", "build_mode": "debug"}, "rate_limiter": tt.wantLim,
+				"audit": tt.wantAudit,
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("GET /status = %v, want %v", got, want)

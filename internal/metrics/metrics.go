@@ -69,6 +69,14 @@ type Options struct {
 	// AuditDropped is audit.Logger.Dropped: records lost to a full queue
 	// or shutdown.
 	AuditDropped func() uint64
+	// AuditFailing reports whether an audit sink fails to store records
+	// (they are held for retry meanwhile).
+	AuditFailing func() bool
+	// AuditPending is the largest number of audit records a failing sink
+	// holds for retry.
+	AuditPending func() int
+	// AuditSinkErrors counts failed audit sink writes.
+	AuditSinkErrors func() uint64
 
 	// Logger logs scrape errors; nil discards them.
 	Logger *slog.Logger
@@ -212,6 +220,27 @@ func New(opts Options) *Metrics {
 		counterFunc("audit_dropped_total",
 			"Audit records dropped (queue full, or unwritten at shutdown).",
 			opts.AuditDropped),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "audit_sink_failing",
+			Help: "1 while an audit sink (file or database) fails to store records; they are held for retry.",
+		}, func() float64 {
+			if opts.AuditFailing != nil && opts.AuditFailing() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "audit_records_pending",
+			Help: "Audit records held for retry by the most behind sink.",
+		}, func() float64 {
+			if opts.AuditPending == nil {
+				return 0
+			}
+			return float64(opts.AuditPending())
+		}),
+		counterFunc("audit_sink_errors_total",
+			"Failed audit sink writes (each is retried).",
+			opts.AuditSinkErrors),
 	)
 
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
