@@ -41,6 +41,7 @@ go build -tags release -o /dev/null ./cmd/spacetime
 
 echo "== Prometheus alert rules"
 ./scripts/check-alerts.sh
+./scripts/check-deploy.sh # systemd-analyze verify, the dashboard's PromQL
 
 echo "== fuzz (short)"
 FUZZTIME=${FUZZTIME:-5s} ./scripts/fuzz.sh

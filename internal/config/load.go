@@ -232,8 +232,32 @@ func displayName(dir, name string) string {
 	return filepath.Join(dir, name)
 }
 
+// EnvVars returns the names of every environment variable Load reads,
+// sorted: GODOT_ENV and the ones applyEnv maps onto the Config. Deployment
+// manifests may set only these (a test in deploy checks); a test here
+// checks the list against what Load really asks for.
+func EnvVars() []string {
+	return []string{
+		"API_TOKEN",
+		"DB_HOST",
+		"DB_NAME",
+		"DB_PASSWORD",
+		"DB_PORT",
+		"DB_SSLMODE",
+		"DB_USER",
+		"DISCOVERY_KEY",
+		"GODOT_ENABLE_HTTP_API",
+		"GODOT_ENV",
+		"GODOT_LOG_LEVEL",
+		"REDIS_DB",
+		"REDIS_HOST",
+		"REDIS_PASSWORD",
+		"REDIS_PORT",
+	}
+}
+
 // applyEnv applies the environment variables the guide defines (plus
-// DISCOVERY_KEY). Empty values count as unset.
+// DISCOVERY_KEY). Empty values count as unset. EnvVars lists them.
 func applyEnv(c *Config, getenv func(string) string) error {
 	var errs []error
 	set := func(name, key string, apply func(v string) error) {
