@@ -58,7 +58,18 @@ func newFlakyFixture(t *testing.T, edit func(*Options)) (*fixture, *flakyStore) 
 func TestVerifyThroughStoreOutage(t *testing.T) {
 	f, st := newFlakyFixture(t, nil)
 	seen := f.login(t, "seen", RoleDeveloper)
-	unseen := f.login(t, "unseen", RoleReadonly)
+	// A session another replica created: in the shared store, never read
+	// by this service.
+	now := f.clock.Now()
+	other := Session{ID: "other-replica-session", Principal: "unseen", Name: "unseen", Role: RoleReadonly, Created: now, LastSeen: now}
+	if err := st.Create(other, nil); err != nil {
+		t.Fatal(err)
+	}
+	unseenTok, _, err := f.svc.ring.Sign(other.Principal, other.Role, other.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unseen := Tokens{AccessToken: unseenTok}
 	if _, err := f.svc.Verify(seen.AccessToken); err != nil {
 		t.Fatalf("Verify while up: %v", err)
 	}
