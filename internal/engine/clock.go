@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -21,24 +20,26 @@ type Clock interface {
 // RealClock is the wall clock.
 //
 // Spin trades CPU for punctuality: SleepUntil sleeps on a timer until Spin
-// before the deadline and then yields the processor in a loop until it is
-// reached, because a timer wakes a goroutine up to a millisecond late on a
-// loaded machine while a yielding goroutine is back within microseconds
-// once it has a thread. At 90 Hz a spin of 0.5 ms costs about 4.5 % of one
-// core. Zero sleeps on the timer alone.
+// before the deadline and then spins on the clock until it is reached,
+// because a timer wakes a goroutine up to a millisecond late on a loaded
+// machine. The spin keeps its thread: an earlier form that yielded
+// (runtime.Gosched) sent the loop to the back of the run queue behind
+// hundreds of telemetry writers and made ticks later, not earlier. At
+// 90 Hz a spin of 0.3 ms costs about 2.7 % of one core. Zero sleeps on the
+// timer alone.
 type RealClock struct {
 	Spin time.Duration
 }
 
 // DefaultSpin is the engine's RealClock.Spin.
-const DefaultSpin = 500 * time.Microsecond
+const DefaultSpin = 300 * time.Microsecond
 
 var _ Clock = RealClock{}
 
 // Now returns time.Now().
 func (RealClock) Now() time.Time { return time.Now() }
 
-// SleepUntil waits on a timer until Spin before t, then yields until t.
+// SleepUntil waits on a timer until Spin before t, then spins until t.
 func (c RealClock) SleepUntil(ctx context.Context, t time.Time) error {
 	if d := time.Until(t) - c.Spin; d > 0 {
 		tm := time.NewTimer(d)
@@ -53,7 +54,6 @@ func (c RealClock) SleepUntil(ctx context.Context, t time.Time) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		runtime.Gosched()
 	}
 	return ctx.Err()
 }
