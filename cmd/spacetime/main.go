@@ -10,7 +10,7 @@
 //	spacetime discover [flags]         list instances by their beacons
 //	spacetime supervise [flags] -- ... run and watch serve as a child process
 //	spacetime health [flags]           check a deployment (twelve checks)
-//	spacetime bench engine|telemetry   measure the engine or the stream
+//	spacetime bench engine|telemetry|http|soak   measure the engine, the stream, HTTP, a soak
 //	spacetime version                  print version, commit and build mode
 package main
 
@@ -108,7 +108,7 @@ func commands() []command {
 		{"discover", "list the instances whose discovery beacons arrive", runDiscover},
 		{"supervise", "run serve (or --command) as a supervised child (the guide's godot_editor_server.py)", runSupervise},
 		{"health", "check a deployment and this host (the guide's system_health_check.py)", runHealth},
-		{"bench", "measure this machine (bench engine, bench telemetry, bench soak)", runBench},
+		{"bench", "measure this machine (bench engine, telemetry, http, soak)", runBench},
 		{"version", "print version, commit and build mode", runVersion},
 	}
 }
