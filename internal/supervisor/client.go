@@ -200,13 +200,16 @@ func (c *apiClient) token(ctx context.Context) (string, error) {
 }
 
 // health asks GET /health (public). reachable reports that the API
-// answered at all; err is nil only for a 200.
+// answered at all; err is nil for a 200, and for a 429: a child that
+// rate-limits or bans the probe's address (which proxied clients share,
+// as they all come from the supervisor) is alive, and restarting it for
+// that would let any client make the supervisor kill it.
 func (c *apiClient) health(ctx context.Context) (reachable bool, err error) {
 	status, b, err := c.send(ctx, http.MethodGet, "/health", nil, "")
 	if err != nil {
 		return status != 0, err
 	}
-	if status != http.StatusOK {
+	if status != http.StatusOK && status != http.StatusTooManyRequests {
 		return true, errorOf(http.MethodGet, "/health", status, b)
 	}
 	return true, nil

@@ -42,7 +42,8 @@ type ProcessStatus struct {
 type APIStatus struct {
 	// Reachable: the child's API answered HTTP (any status).
 	Reachable bool `json:"reachable"`
-	// Healthy: it answered /health with 200.
+	// Healthy: it answered /health with 200 (or 429: it is alive and
+	// limits the probe's address, which proxied clients share).
 	Healthy             bool       `json:"healthy"`
 	URL                 string     `json:"url"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`

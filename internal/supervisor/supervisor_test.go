@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 //	        after HELPER_HEALTHY_FOR requests when that is set; SIGTERM
 //	        ends it with status 0
 //	hang    like serve, but /health always answers 503
+//	banned  like serve, but /health answers 429 banned after the first call
 func helperChild(mode string) int {
 	fmt.Println("helper child", mode, "up")
 	fmt.Fprintln(os.Stderr, "helper child on stderr")
@@ -58,6 +59,11 @@ func helperChild(mode string) int {
 		n := healthCalls.Add(1)
 		if mode == "hang" || (healthyFor > 0 && n > int64(healthyFor)) {
 			http.Error(w, `{"status":"unhealthy"}`, http.StatusServiceUnavailable)
+			return
+		}
+		if mode == "banned" && n > 1 {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, `{"code":"banned"}`, http.StatusTooManyRequests)
 			return
 		}
 		fmt.Fprint(w, `{"status":"healthy"}`)
@@ -327,6 +333,30 @@ func TestSupervisorHealthFailuresRestart(t *testing.T) {
 	}
 	if got := strings.Count(r.log.String(), `msg="scene loaded"`); got != 3 {
 		t.Errorf("scene loaded %d times, want once per child (3)", got)
+	}
+}
+
+// A child that rate-limits or bans the probe (which proxied clients share)
+// is alive: it is not restarted, or anyone could make the supervisor kill
+// it with a burst of requests.
+func TestSupervisorDoesNotRestartAChildThatLimitsTheProbe(t *testing.T) {
+	t.Parallel()
+	r := startSupervisor(t, "banned", nil, Options{
+		Token: "key", AutoLoadScene: true, Scene: "res://vr_main.tscn",
+		HealthInterval: 20 * time.Millisecond, Failures: 2, Backoff: 10 * time.Millisecond,
+		MaxRestarts: 2, RestartWindow: time.Minute,
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !r.Status().OverallHealthy {
+		if time.Now().After(deadline) {
+			t.Fatalf("never healthy: %+v", r.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Many health intervals with 429 answers.
+	time.Sleep(500 * time.Millisecond)
+	if st := r.Status(); st.Restarts != 0 || !st.OverallHealthy {
+		t.Errorf("after 429s from /health: restarts %d healthy %v (%s), want 0 and true", st.Restarts, st.OverallHealthy, st.GodotAPI.Error)
 	}
 }
 
