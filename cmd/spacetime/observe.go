@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spacetime-vr/spacetime/internal/api"
@@ -78,6 +80,10 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 				}
 				return nil
 			},
+			// Browsers may connect only from the page this server serves
+			// (or the configured CORS origins): in development the stream
+			// admits anonymous pilots, which a foreign page must not be.
+			CheckOrigin:    sameOrigin(cfg.Networking.HTTP.CORSAllowedOrigins),
 			Requests:       o.requests,
 			Tickets:        o.tickets,
 			SendQueue:      tn.SendQueueFrames,
@@ -233,6 +239,25 @@ func (o *observability) run(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sameOrigin returns a WebSocket origin check that admits requests
+// without an Origin header (tools, native clients), from the host they
+// were sent to, and from the allowed origins.
+func sameOrigin(allowed []string) func(r *http.Request) bool {
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return true
+		}
+		for _, a := range allowed {
+			if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+				return true
+			}
+		}
+		u, err := url.Parse(origin)
+		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host)
+	}
 }
 
 // requestWindow feeds the API's requests to the perf topic's rolling
