@@ -50,6 +50,12 @@ type Options struct {
 	// vouching for its access tokens while the store is unreachable (0:
 	// DefaultSessionGrace; negative: never, every such request fails).
 	SessionGrace time.Duration
+	// SessionFresh is how long a session read from the store is used
+	// without reading it again (0: DefaultSessionFresh; negative: every
+	// Verify reads the store). An end on another replica holds here after
+	// at most this long, at once when its notice arrives. While EndsHeard
+	// reports false, every Verify reads the store.
+	SessionFresh time.Duration
 	// OnSessionsEnded is called after sessions end here (logout,
 	// revocation, idle timeout, eviction) so that other replicas can be
 	// told (see SessionsEndedElsewhere). It must not block for long.
@@ -97,6 +103,7 @@ type Service struct {
 	loginMu sync.Mutex // serialises the per-principal session cap
 
 	cache           *sessionCache // nil: SessionGrace < 0
+	fresh           time.Duration // see Options.SessionFresh; 0: off
 	onSessionsEnded func([]SessionID)
 	endsHeard       func() bool
 
@@ -158,6 +165,12 @@ func New(opts Options) (*Service, error) {
 		s.cache = newSessionCache(opts.SessionGrace)
 	}
 	s.onSessionsEnded, s.endsHeard = opts.OnSessionsEnded, opts.EndsHeard
+	switch {
+	case opts.SessionFresh == 0:
+		s.fresh = DefaultSessionFresh
+	case opts.SessionFresh > 0:
+		s.fresh = opts.SessionFresh
+	}
 
 	if s.boot, err = LoadBootstrap(opts.Environment, opts.APIToken, opts.DataDir); err != nil {
 		return nil, err
@@ -335,19 +348,28 @@ func (s *Service) Verify(token string) (Principal, error) {
 				// The session was just read live; a lost activity stamp
 				// can only bring its idle timeout forward.
 				s.log.Warn("session activity not recorded", "session", string(ses.ID), "err", err)
+			} else if s.cache != nil {
+				s.cache.touched(ses.ID, now)
 			}
 		}
 	}
 	return Principal{ID: ses.Principal, Name: ses.Name, Role: ses.Role, SessionID: ses.ID, KeyID: ses.KeyID, Method: MethodJWT}, nil
 }
 
-// session reads session id from the store, or from the cache when the
-// store fails and the cache may answer (cached is then true).
+// session reads session id from the store (or uses what the store
+// returned less than SessionFresh ago), or from the cache when the store
+// fails and the cache may answer (cached is then true).
 func (s *Service) session(id SessionID, now time.Time) (ses Session, cached bool, err error) {
-	ses, err = s.sessions.Get(id)
 	if s.cache == nil {
+		ses, err = s.sessions.Get(id)
 		return ses, false, err
 	}
+	if s.fresh > 0 && (s.endsHeard == nil || s.endsHeard()) {
+		if c, ok := s.cache.within(id, now, s.fresh); ok {
+			return c, false, nil
+		}
+	}
+	ses, err = s.sessions.Get(id)
 	switch {
 	case err == nil:
 		s.cache.put(ses, now)

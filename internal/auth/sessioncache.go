@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// DefaultSessionFresh is how long a session read from the store is used
+// again without a new read (Options.SessionFresh).
+const DefaultSessionFresh = 500 * time.Millisecond
+
 // DefaultSessionGrace is how long a session read from the store may vouch
 // for its tokens while the store cannot be reached (Options.SessionGrace).
 const DefaultSessionGrace = 2 * time.Minute
@@ -14,8 +18,10 @@ const DefaultSessionGrace = 2 * time.Minute
 // the sessions known to have ended (here, or on another replica by a
 // notice), which it never vouches for again.
 //
-// It is only a fallback: while the store answers, every Verify reads the
-// store, so a logout on any replica holds everywhere at once.
+// While the store answers, a session is read again once what was read is
+// older than SessionFresh (0.5 s), so a logout on another replica holds
+// here within that (at once when its session_revoked notice arrives, and
+// at once for ends here).
 type sessionCache struct {
 	grace time.Duration
 	max   int
@@ -60,6 +66,16 @@ func (c *sessionCache) put(ses Session, now time.Time) {
 	c.live[ses.ID] = cachedSession{ses: ses, at: now}
 }
 
+// touched records activity of id written to the store at at.
+func (c *sessionCache) touched(id SessionID, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.live[id]; ok && at.After(e.ses.LastSeen) {
+		e.ses.LastSeen = at
+		c.live[id] = e
+	}
+}
+
 // forget drops id, when the store says it does not exist.
 func (c *sessionCache) forget(id SessionID) {
 	c.mu.Lock()
@@ -87,10 +103,16 @@ func (c *sessionCache) clear() {
 // get returns the cached live session id if the store returned it less
 // than grace before now and no end of it is known.
 func (c *sessionCache) get(id SessionID, now time.Time) (Session, bool) {
+	return c.within(id, now, c.grace)
+}
+
+// within returns the cached live session id if the store returned it less
+// than maxAge before now and no end of it is known.
+func (c *sessionCache) within(id SessionID, now time.Time, maxAge time.Duration) (Session, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.live[id]
-	if !ok || now.Sub(e.at) >= c.grace {
+	if !ok || now.Sub(e.at) >= maxAge {
 		return Session{}, false
 	}
 	if _, gone := c.ended[id]; gone {

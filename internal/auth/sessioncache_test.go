@@ -18,9 +18,11 @@ var errStoreDown = errors.New("session store: connection refused")
 type flakyStore struct {
 	*MemSessionStore
 	down atomic.Bool
+	gets atomic.Int64
 }
 
 func (f *flakyStore) Get(id SessionID) (Session, error) {
+	f.gets.Add(1)
 	if f.down.Load() {
 		return Session{}, errStoreDown
 	}
@@ -242,5 +244,47 @@ func TestSessionCacheSweep(t *testing.T) {
 	}
 	if live, _ := c.size(); live > 2 {
 		t.Errorf("cache grew past its bound: %d", live)
+	}
+}
+
+func TestVerifyReadsTheStoreAgainAfterSessionFresh(t *testing.T) {
+	f, st := newFlakyFixture(t, func(o *Options) { o.SessionFresh = 500 * time.Millisecond })
+	tok := f.login(t, "p1", RoleDeveloper)
+	p, err := f.svc.Verify(tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.gets.Store(0)
+	for range 10 {
+		if _, err := f.svc.Verify(tok.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.gets.Load(); n != 0 {
+		t.Errorf("%d store reads within SessionFresh, want 0", n)
+	}
+	// Another replica ends the session in the shared store: it holds here
+	// once what was read is older than SessionFresh.
+	if _, err := st.MemSessionStore.End([]SessionID{p.SessionID}, f.clock.Now(), EndRevoked); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(500 * time.Millisecond)
+	if _, err := f.svc.Verify(tok.AccessToken); !errors.Is(err, ErrSessionRevoked) {
+		t.Errorf("after SessionFresh, a session ended elsewhere: %v, want ErrSessionRevoked", err)
+	}
+	if n := st.gets.Load(); n != 1 {
+		t.Errorf("%d store reads, want 1", n)
+	}
+	// An end here holds at once.
+	tok2 := f.login(t, "p2", RoleDeveloper)
+	p2, err := f.svc.Verify(tok2.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Logout(p2.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Verify(tok2.AccessToken); err == nil {
+		t.Error("a session logged out here was accepted within SessionFresh")
 	}
 }
