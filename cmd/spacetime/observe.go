@@ -56,7 +56,7 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 				if err != nil {
 					return telemetry.Principal{}, err
 				}
-				return telemetry.Principal{ID: p.ID, Role: p.Role.String()}, nil
+				return telemetry.Principal{ID: p.ID, Role: p.Role.String(), Session: string(p.SessionID)}, nil
 			}),
 			AuthRequired: cfg.Environment != config.EnvDevelopment,
 			Anonymous:    telemetry.Principal{ID: api.AnonymousID, Role: auth.RoleReadonly.String()},
@@ -70,6 +70,9 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 			// Pilot input from the web client flies the ship: developers
 			// and admins, or anyone in development (anonymous).
 			Pilot: eng.SetInput,
+			// Asked on every input message: a session that ended (logout,
+			// revocation, expiry) stops piloting at once, though the
+			// connection may go on reading.
 			AuthorizePilot: func(p telemetry.Principal, anonymous bool) error {
 				if anonymous {
 					return nil
@@ -77,6 +80,11 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 				r, err := auth.ParseRole(p.Role)
 				if err != nil || r < auth.RoleDeveloper {
 					return fmt.Errorf("piloting needs the developer role, %q has %q", p.ID, p.Role)
+				}
+				if p.Session != "" {
+					if err := svc.SessionLive(auth.SessionID(p.Session)); err != nil {
+						return fmt.Errorf("the session of %q ended: %w", p.ID, err)
+					}
 				}
 				return nil
 			},
@@ -329,7 +337,7 @@ var _ api.Telemetry = apiTelemetry{}
 func (t apiTelemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) { t.hub.ServeHTTP(w, r) }
 
 func (t apiTelemetry) IssueTicket(p api.Principal) (string, time.Duration, error) {
-	ticket, ttl, err := t.tickets.Issue(telemetry.Principal{ID: p.ID, Role: p.Role.String()})
+	ticket, ttl, err := t.tickets.Issue(telemetry.Principal{ID: p.ID, Role: p.Role.String(), Session: p.SessionID})
 	if errors.Is(err, telemetry.ErrTooManyTickets) {
 		return "", 0, &api.Error{Kind: api.ErrUnavailable, Code: "tickets_exhausted", Detail: "too many outstanding telemetry tickets; retry shortly", Err: err}
 	}

@@ -356,6 +356,27 @@ func (s *Service) Verify(token string) (Principal, error) {
 	return Principal{ID: ses.Principal, Name: ses.Name, Role: ses.Role, SessionID: ses.ID, KeyID: ses.KeyID, Method: MethodJWT}, nil
 }
 
+// SessionLive reports whether session id is live and not idle (nil), as
+// Verify would find it, without recording activity: ErrSessionRevoked,
+// ErrSessionExpired, ErrSessionNotFound or the store's error otherwise.
+func (s *Service) SessionLive(id SessionID) error {
+	now := s.clock()
+	ses, _, err := s.session(id, now)
+	if err != nil {
+		return err
+	}
+	if !ses.Live() {
+		if ses.EndReason == EndIdle {
+			return ErrSessionExpired
+		}
+		return ErrSessionRevoked
+	}
+	if s.idleAt(ses, now) {
+		return ErrSessionExpired
+	}
+	return nil
+}
+
 // session reads session id from the store (or uses what the store
 // returned less than SessionFresh ago), or from the cache when the store
 // fails and the cache may answer (cached is then true).

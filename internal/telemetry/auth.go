@@ -8,6 +8,9 @@ type Principal struct {
 	ID string `json:"id"`
 	// Role is its role name (guest, readonly, developer, admin).
 	Role string `json:"role"`
+	// Session is the login session behind the credential ("" for API
+	// keys, anonymous and tools): AuthorizePilot checks it is still live.
+	Session string `json:"-"`
 }
 
 // Authenticator checks a bearer token (an access JWT or, where allowed, a

@@ -71,7 +71,7 @@ func (c *conn) input(m clientMsg) *protoError {
 	}
 	p := c.prin.Load()
 	if err := h.opts.AuthorizePilot(*p, c.anonymous); err != nil {
-		return perr(CodeForbidden, "piloting needs the developer role; this connection has the %s role", p.Role)
+		return perr(CodeForbidden, "piloting refused: %v", err)
 	}
 	in, err := parseInput(m)
 	if err != nil {

@@ -47,3 +47,22 @@ func TestServeTelemetryRefusesForeignOrigins(t *testing.T) {
 		})
 	}
 }
+
+// A pilot whose session ends (logout, revocation) stops piloting at once,
+// though the stream stays open for reading.
+func TestServePilotStopsWhenTheSessionEnds(t *testing.T) {
+	s := startServe(t, map[string]string{"GODOT_ENV": "test"})
+	devKey, _ := s.mint("pilot", "developer")
+	tok := s.login(devKey).AccessToken
+	pilot := dialAPI(t, s, tok)
+	throttle := map[string]any{"x": 0, "y": 0, "z": -1}
+	exchange(t, pilot, map[string]any{"type": "input", "throttle": throttle, "id": "before"}, "ack")
+	if resp := s.as(tok, "POST", "/auth/logout", "", nil); resp.StatusCode/100 != 2 {
+		t.Fatalf("logout = %d", resp.StatusCode)
+	}
+	m := exchange(t, pilot, map[string]any{"type": "input", "throttle": throttle, "id": "after"}, "error")
+	if m.Code != "forbidden" {
+		t.Errorf("input after logout answered %s, want forbidden", m.Raw)
+	}
+	exchange(t, pilot, map[string]any{"type": "ping", "id": "still-open"}, "pong")
+}
