@@ -135,6 +135,7 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 		rc       *redis.Client
 		notifier *notify.Notifier
 		ended    chan []auth.SessionID
+		svcRef   atomic.Pointer[auth.Service] // for the notifier's hooks
 	)
 	if c := cfg.Cache; c.Enabled() {
 		// Replicas announce signing-key rotations to each other, so a key
@@ -147,8 +148,15 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 		var heard atomic.Bool
 		notifier, err = notify.New(rc, notify.Options{Channel: c.KeyPrefix + "notices",
 			InstanceID: instanceID(), Logger: log.With("component", "notify"),
-			OnSubscribed: func() { heard.Store(true) },
-			OnLost:       func() { heard.Store(false) },
+			OnSubscribed: func() {
+				// Notices sent while cut off are lost: forget what was
+				// remembered before trusting memory again.
+				if s := svcRef.Load(); s != nil {
+					s.ForgetCachedSessions()
+				}
+				heard.Store(true)
+			},
+			OnLost: func() { heard.Store(false) },
 		})
 		if err != nil {
 			_ = rc.Close()
@@ -174,6 +182,7 @@ func newSecurity(cfg *config.Config, log *slog.Logger, deps securityDeps) (*secu
 		}
 	}
 	svc, err := auth.New(aopts)
+	svcRef.Store(svc)
 	if err != nil {
 		if rc != nil {
 			_ = rc.Close()

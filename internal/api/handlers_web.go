@@ -243,16 +243,22 @@ func (s *Server) serveWebFile(w http.ResponseWriter, r *http.Request, f *webFile
 	} else {
 		h.Set("Cache-Control", cacheRevalidate)
 	}
-	h.Set("ETag", f.etag)
+	// A strong ETag names one representation: the gzip body gets its own.
+	gz := f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding"))
+	etag := f.etag
+	if gz {
+		etag = strings.TrimSuffix(etag, `"`) + `-gz"`
+	}
+	h.Set("ETag", etag)
 	if f.gz != nil {
 		h.Set("Vary", "Accept-Encoding")
 	}
-	if etagMatch(r.Header.Get("If-None-Match"), f.etag) {
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	body := f.body
-	if f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gz {
 		body = f.gz
 		h.Set("Content-Encoding", "gzip")
 	}

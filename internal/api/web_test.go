@@ -110,6 +110,14 @@ func TestWebAssets(t *testing.T) {
 	if len(r.body) >= len(build["assets/app.js"].Data) {
 		t.Errorf("gzip did not shrink the script: %d bytes", len(r.body))
 	}
+	// Each representation has its own strong ETag.
+	plain := h.do("GET", "/assets/app.js", "", "Accept-Encoding", "identity")
+	if gzTag, tag := r.header.Get("ETag"), plain.header.Get("ETag"); gzTag == "" || gzTag == tag {
+		t.Errorf("ETag of the gzip body %q, of the plain body %q: want two different tags", gzTag, tag)
+	}
+	if again := h.do("GET", "/assets/app.js", "", "Accept-Encoding", "gzip", "If-None-Match", r.header.Get("ETag")); again.status != 304 {
+		t.Errorf("GET with the gzip body's ETag = %d, want 304", again.status)
+	}
 	for k, want := range map[string]string{
 		"Content-Type":            "text/javascript; charset=utf-8",
 		"Content-Security-Policy": api.WebCSP,

@@ -152,8 +152,10 @@ func (c *sessionCache) evictLocked(now time.Time) {
 			delete(c.ended, id)
 		}
 	}
-	for id := range c.live { // still full: drop arbitrary entries
-		if len(c.live) < c.max {
+	// Still full: drop arbitrary entries down to 90 %, so that a full
+	// cache is not scanned again on every put.
+	for id := range c.live {
+		if len(c.live) < c.max*9/10 {
 			break
 		}
 		delete(c.live, id)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 )
 
 // newProxy returns the /godot/* reverse proxy to the child's API (the
@@ -17,8 +18,15 @@ import (
 // child sees X-Forwarded-For/-Host/-Proto; its rate limits see the
 // client only when the supervisor's address is among its trusted
 // proxies.
+// proxyHeaderTimeout bounds the wait for the child's answer to a proxied
+// request (WebSocket upgrades are answered at once).
+const proxyHeaderTimeout = 2 * time.Minute
+
 func newProxy(target *url.URL, log *slog.Logger) *httputil.ReverseProxy {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// A hung child must not hold proxied requests forever; the longest
+	// legitimate wait is a scene load (30 s by default).
+	tr.ResponseHeaderTimeout = proxyHeaderTimeout
 	tr.Proxy = nil // the child is ours: never through an HTTP proxy
 	plog := log.With("component", "proxy")
 	return &httputil.ReverseProxy{
