@@ -10,15 +10,15 @@ import (
 )
 
 // newAuthService builds a development auth.Service over s's stores, as
-// the lead wires it, on a fixed clock.
-func newAuthService(t *testing.T, s *Store, now time.Time) *auth.Service {
+// the lead wires it, on the clock now.
+func newAuthService(t *testing.T, s *Store, now func() time.Time) *auth.Service {
 	t.Helper()
 	opts := auth.Options{
 		Security:        config.Defaults().Security,
 		Environment:     config.EnvDevelopment,
 		DataDir:         t.TempDir(),
 		APIToken:        config.NewSecret("bootstrap-token-for-store-tests-0123456789"),
-		Clock:           func() time.Time { return now },
+		Clock:           now,
 		KeyStore:        s.APIKeys(),
 		SigningKeyStore: s.SigningKeys(),
 		SessionStore:    s.Sessions(),
@@ -38,11 +38,16 @@ func newAuthService(t *testing.T, s *Store, now time.Time) *auth.Service {
 // works on the other. The state survives a restart.
 func contractAuthServiceReplicas(t *testing.T, b backend) {
 	now := at(0)
+	clock := func() time.Time { return now }
+	// An end on one replica holds on the other once what that one read of
+	// the session is older than auth.DefaultSessionFresh (at once with
+	// notices, which these replicas do not exchange).
+	settle := func() { now = now.Add(auth.DefaultSessionFresh) }
 	opts := b.fresh(t)
 	storeA, storeB := openStore(t, opts), openStore(t, opts)
 	// A starts first and creates the signing key; B loads it.
-	a := newAuthService(t, storeA, now)
-	bsvc := newAuthService(t, storeB, now)
+	a := newAuthService(t, storeA, clock)
+	bsvc := newAuthService(t, storeB, clock)
 
 	raw, _, err := a.APIKeys().Mint(auth.RoleDeveloper, "ci")
 	if err != nil {
@@ -62,6 +67,7 @@ func contractAuthServiceReplicas(t *testing.T, b backend) {
 	if _, err := bsvc.Refresh(tokens.RefreshToken); !errors.Is(err, auth.ErrRefreshReuse) {
 		t.Errorf("replayed refresh on the other replica: err = %v, want auth.ErrRefreshReuse", err)
 	}
+	settle()
 	for name, svc := range map[string]*auth.Service{"A": a, "B": bsvc} {
 		if _, err := svc.Verify(next.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
 			t.Errorf("replica %s: Verify after the replay: err = %v, want auth.ErrSessionRevoked", name, err)
@@ -83,6 +89,7 @@ func contractAuthServiceReplicas(t *testing.T, b backend) {
 	if _, _, err := a.Exchange(raw); !errors.Is(err, auth.ErrKeyRevoked) {
 		t.Errorf("Exchange on A of a key revoked on B: err = %v, want auth.ErrKeyRevoked", err)
 	}
+	settle()
 	if _, err := a.Verify(fresh.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
 		t.Errorf("Verify on A of a session of a key revoked on B: err = %v, want auth.ErrSessionRevoked", err)
 	}
@@ -96,7 +103,7 @@ func contractAuthServiceReplicas(t *testing.T, b backend) {
 	if err := storeA.Close(); err != nil {
 		t.Fatal(err)
 	}
-	restarted := newAuthService(t, openStore(t, opts), now)
+	restarted := newAuthService(t, openStore(t, opts), clock)
 	if p, err := restarted.Verify(login.AccessToken); err != nil || p.ID != "ops" {
 		t.Errorf("Verify on a restarted replica = %+v, %v; want principal ops", p, err)
 	}
