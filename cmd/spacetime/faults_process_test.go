@@ -136,7 +136,7 @@ func TestFaultRuntimeKilledUnderSupervisorDuringTraffic(t *testing.T) {
 	}
 	bin := sharedBinary(t)
 	dir := t.TempDir()
-	api := supFreeAddr(t)
+	api := freeAddr(t)
 	s := startSupervised(t, bin, supProductionVars(), append([]string{"--auto-load-scene", "--scene", "res://vr_main.tscn",
 		"--health-interval", "250ms", "--"}, supServeArgs(api, dir)...)...)
 	h, _ := s.waitHealth("a healthy child with its scene", supHealthyWithScene)
@@ -265,7 +265,7 @@ func TestFaultSIGTERMDuringSceneLoad(t *testing.T) {
 	for _, delay := range []time.Duration{0, 5 * time.Millisecond, 40 * time.Millisecond} {
 		t.Run(delay.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			api := supFreeAddr(t)
+			api := freeAddr(t)
 			cmd := exec.Command(bin, append([]string{"serve", "--scene", "res://tests/integration/relativity.tscn"}, supServeArgs(api, dir)...)...)
 			cmd.Env = supChildEnv("GODOT_ENV=staging", "API_TOKEN="+testAPIToken)
 			cmd.Dir = dir

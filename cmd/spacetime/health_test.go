@@ -166,17 +166,6 @@ func freeUDPAddr(t *testing.T) string {
 	return c.LocalAddr().String()
 }
 
-// closedTCPAddr is a loopback TCP address nothing listens on.
-func closedTCPAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // liveSessions counts the server's sessions of the API_TOKEN's principal
 // (development's /status keeps one more, of its own, for loopback
 // callers).
@@ -337,8 +326,8 @@ func walkJSON(dec *json.Decoder, level int, keys, ids *[]string) error {
 func TestHealthServerDown(t *testing.T) {
 	dir := t.TempDir()
 	out, stderr, err := healthRun(t, dir, map[string]string{"API_TOKEN": testAPIToken},
-		"--url", "http://"+closedTCPAddr(t), "--telemetry-url", "http://"+closedTCPAddr(t),
-		"--http-addr", closedTCPAddr(t), "--telemetry-addr", closedTCPAddr(t),
+		"--url", "http://"+freeAddr(t), "--telemetry-url", "http://"+freeAddr(t),
+		"--http-addr", freeAddr(t), "--telemetry-addr", freeAddr(t),
 		"--data-dir", filepath.Join(dir, "data"), "--discovery-addr", "off", "--timeout", "3s")
 	wantExit1(t, err, stderr)
 	wantChecks(t, out, map[string]string{
@@ -359,8 +348,8 @@ func TestHealthServerDown(t *testing.T) {
 		t.Errorf("summary %q", summary)
 	}
 
-	out, stderr, err = healthRun(t, dir, nil, "--url", "http://"+closedTCPAddr(t), "--json", "--discovery-addr", "off", "--timeout", "3s",
-		"--http-addr", closedTCPAddr(t), "--telemetry-addr", closedTCPAddr(t))
+	out, stderr, err = healthRun(t, dir, nil, "--url", "http://"+freeAddr(t), "--json", "--discovery-addr", "off", "--timeout", "3s",
+		"--http-addr", freeAddr(t), "--telemetry-addr", freeAddr(t))
 	wantExit1(t, err, stderr)
 	checkHealthJSON(t, out, false)
 }
@@ -371,7 +360,7 @@ func TestHealthBadConfiguration(t *testing.T) {
 	t.Run("no such directory", func(t *testing.T) {
 		dir := t.TempDir()
 		out, stderr, err := healthRun(t, dir, nil, "--config-dir", filepath.Join(dir, "nope"),
-			"--url", "http://"+closedTCPAddr(t), "--telemetry-url", "http://"+closedTCPAddr(t), "--timeout", "3s")
+			"--url", "http://"+freeAddr(t), "--telemetry-url", "http://"+freeAddr(t), "--timeout", "3s")
 		wantExit1(t, err, stderr)
 		wantChecks(t, out, map[string]string{
 			"Configuration Valid":   "FAIL 1 problem(s) in the configuration from " + filepath.Join(dir, "nope"),
@@ -396,7 +385,7 @@ func TestHealthBadConfiguration(t *testing.T) {
 			t.Fatal(err)
 		}
 		// ./config of the working directory is found as serve finds it.
-		out, stderr, err := healthRun(t, dir, nil, "--url", "http://"+closedTCPAddr(t), "--telemetry-url", "http://"+closedTCPAddr(t), "--timeout", "3s", "--verbose")
+		out, stderr, err := healthRun(t, dir, nil, "--url", "http://"+freeAddr(t), "--telemetry-url", "http://"+freeAddr(t), "--timeout", "3s", "--verbose")
 		wantExit1(t, err, stderr)
 		wantChecks(t, out, map[string]string{
 			"Configuration Valid": "FAIL 1 problem(s) in the configuration from " + cfgDir,
@@ -462,7 +451,7 @@ func TestHealthFailsOnTheRunningServer(t *testing.T) {
 				args[i+1] = s.telemetry
 			}
 			if a == "--telemetry-addr" {
-				args[i+1] = closedTCPAddr(t)
+				args[i+1] = freeAddr(t)
 			}
 		}
 		out, stderr, err := healthRun(t, s.dir, vars, args...)

@@ -106,15 +106,22 @@ func writeLegacyTestConfig(t *testing.T, dir, prefix string) {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) string {
+// freeAddr returns a TCP address on 127.0.0.1 that nothing listened on a
+// moment ago.
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return ln.Addr().String()
+}
+
+// freePort is the port of freeAddr.
+func freePort(t *testing.T) string {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(freeAddr(t))
 	return port
 }
 

@@ -105,17 +105,6 @@ func supChildEnv(vars ...string) []string {
 	return append(env, vars...)
 }
 
-// freePort returns a loopback address nothing listens on right now.
-func supFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // serveArgs are the serve flags of a child on httpAddr, its files in dir.
 func supServeArgs(httpAddr, dir string) []string {
 	return []string{"--http-addr", httpAddr, "--telemetry-addr", "127.0.0.1:0", "--discovery-addr", "off",
@@ -330,7 +319,7 @@ func supProductionVars() []string {
 // reports healthy again. The time from the kill to that report is the
 // figure logged, three samples.
 func testSuperviseSIGKILL(t *testing.T, bin string) {
-	api := supFreeAddr(t)
+	api := freeAddr(t)
 	s := startSupervised(t, bin, supProductionVars(), append([]string{"--auto-load-scene", "--scene", "res://vr_main.tscn",
 		"--health-interval", "500ms", "--"}, supServeArgs(api, t.TempDir())...)...)
 	h, _ := s.waitHealth("a healthy child with its scene", supHealthyWithScene)
@@ -377,7 +366,7 @@ func testSuperviseSIGKILL(t *testing.T, bin string) {
 // A child that always fails reaches the crash-loop limit; the supervisor
 // reports it in /health (and stays, answering 503) or exits with status 1.
 func testSuperviseCrashLoop(t *testing.T, bin, policy string) {
-	s := startSupervised(t, bin, []string{"GODOT_LOG_LEVEL=info"}, "--command", "/bin/sh", "--api", "http://"+supFreeAddr(t),
+	s := startSupervised(t, bin, []string{"GODOT_LOG_LEVEL=info"}, "--command", "/bin/sh", "--api", "http://"+freeAddr(t),
 		"--max-restarts", "3", "--restart-window", "1m", "--backoff", "20ms", "--on-crash-loop", policy,
 		"--", "-c", "echo crashing >&2; exit 3")
 	if policy == "exit" {
@@ -410,7 +399,7 @@ func testSuperviseCrashLoop(t *testing.T, bin, policy string) {
 // The proxy passes methods, headers, bodies and status codes of the real
 // API, and WebSocket upgrades with their stream.
 func testSuperviseProxy(t *testing.T, bin string) {
-	api := supFreeAddr(t)
+	api := freeAddr(t)
 	s := startSupervised(t, bin, supProductionVars(), append([]string{"--auto-load-scene", "--"}, supServeArgs(api, t.TempDir())...)...)
 	s.waitHealth("a healthy child", supHealthyWithScene)
 	tok := s.token() // POST with a JSON body, 200 with a JSON body
@@ -482,7 +471,7 @@ func testSuperviseProxy(t *testing.T, bin string) {
 // SIGTERM to the supervisor stops the child gracefully, then itself,
 // with exit status 0 and no process left.
 func testSuperviseSIGTERM(t *testing.T, bin string) {
-	api := supFreeAddr(t)
+	api := freeAddr(t)
 	s := startSupervised(t, bin, supProductionVars(), append([]string{"--auto-load-scene", "--"}, supServeArgs(api, t.TempDir())...)...)
 	h, _ := s.waitHealth("a healthy child", supHealthyWithScene)
 	pid := h.GodotProcess.PID
@@ -515,9 +504,9 @@ func testSuperviseSIGTERM(t *testing.T, bin string) {
 // child logs only errors here, so it does not die instead of a write to
 // its closed output pipe.
 func testSuperviseKilled(t *testing.T, bin string) {
-	api := supFreeAddr(t)
+	api := freeAddr(t)
 	vars := append(supProductionVars(), "GODOT_LOG_LEVEL=error")
-	s := startSupervisedAt(t, bin, supFreeAddr(t), vars, append([]string{"--"}, supServeArgs(api, t.TempDir())...)...)
+	s := startSupervisedAt(t, bin, freeAddr(t), vars, append([]string{"--"}, supServeArgs(api, t.TempDir())...)...)
 	h, _ := s.waitHealth("a healthy child", func(h supHealth) bool { return h.OverallHealthy })
 	pid := h.GodotProcess.PID
 	if err := s.cmd.Process.Kill(); err != nil {
@@ -540,7 +529,7 @@ func testServeColdStart(t *testing.T, bin string) {
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	var took []time.Duration
 	for range 5 {
-		api := supFreeAddr(t)
+		api := freeAddr(t)
 		cmd := exec.Command(bin, append([]string{"serve"}, supServeArgs(api, t.TempDir())...)...)
 		cmd.Env = supChildEnv(supProductionVars()...)
 		cmd.Dir = t.TempDir()
