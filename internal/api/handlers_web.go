@@ -21,7 +21,7 @@ import (
 // telemetry WebSocket included), images also from data: and blob: URLs,
 // nothing inline, no plugins, no framing.
 const WebCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
-	"connect-src 'self' ws: wss:; worker-src 'self' blob:; font-src 'self'; object-src 'none'; " +
+	"connect-src 'self'; worker-src 'self' blob:; font-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // Cache-Control of the web client's files: index.html and files whose
