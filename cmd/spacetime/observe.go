@@ -88,6 +88,16 @@ func newObservability(cfg *config.Config, log *slog.Logger, eng *engine.Engine, 
 				}
 				return nil
 			},
+			// A stream does not outlive its session: logged out, revoked
+			// or expired sessions are closed within RevalidateEvery (a
+			// store that cannot answer closes nothing).
+			Revalidate: func(p telemetry.Principal) error {
+				err := svc.SessionLive(auth.SessionID(p.Session))
+				if errors.Is(err, auth.ErrUnauthenticated) {
+					return err
+				}
+				return nil
+			},
 			// Browsers may connect only from the page this server serves
 			// (or the configured CORS origins): in development the stream
 			// admits anonymous pilots, which a foreign page must not be.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestServeTelemetryRefusesForeignOrigins(t *testing.T) {
 }
 
 // A pilot whose session ends (logout, revocation) stops piloting at once,
-// though the stream stays open for reading.
+// and its stream is closed at the next revalidation.
 func TestServePilotStopsWhenTheSessionEnds(t *testing.T) {
 	s := startServe(t, map[string]string{"GODOT_ENV": "test"})
 	devKey, _ := s.mint("pilot", "developer")
@@ -64,5 +65,19 @@ func TestServePilotStopsWhenTheSessionEnds(t *testing.T) {
 	if m.Code != "forbidden" {
 		t.Errorf("input after logout answered %s, want forbidden", m.Raw)
 	}
-	exchange(t, pilot, map[string]any{"type": "ping", "id": "still-open"}, "pong")
+	// Within the revalidation period (2 s) the stream itself is closed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := pilot.Next(ctx)
+		if err != nil {
+			break // closed
+		}
+		if m.Type == "error" && m.Code == "auth_failed" {
+			continue // the notice before the close
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stream of a logged-out session was not closed within 10 s")
+	}
 }

@@ -127,6 +127,13 @@ type HubOptions struct {
 	// (0: the OS default). Smaller makes a stalled reader detectable
 	// sooner and bounds kernel memory per subscriber.
 	SendBuffer int
+	// Revalidate, when set, is asked every RevalidateEvery (while Run
+	// runs) whether each authenticated connection whose principal has a
+	// Session may go on; one it refuses gets auth_failed and is closed
+	// with 4401, so a stream does not outlive its session.
+	Revalidate func(Principal) error
+	// RevalidateEvery is the period of Revalidate (default 2 s).
+	RevalidateEvery time.Duration
 	// CheckOrigin vets the Origin of the upgrade request (default: any;
 	// the stream authenticates by explicit token or ticket, never by
 	// cookie, so cross-origin pages gain nothing).
@@ -163,6 +170,9 @@ func (o HubOptions) withDefaults() HubOptions {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = o.MaxSubscribers
+	}
+	if o.RevalidateEvery <= 0 {
+		o.RevalidateEvery = 2 * time.Second
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
@@ -335,6 +345,13 @@ func (h *Hub) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer h.Close()
+	if h.opts.Revalidate != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		wg.Go(func() { h.revalidateLoop(rctx) })
+	}
 	period := time.Second / time.Duration(h.opts.Rate)
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -351,6 +368,44 @@ func (h *Hub) Run(ctx context.Context) error {
 			wall, budget = s.WallTime, s.Perf.TickBudget
 		}
 		t.Reset(nextPoll(max(period, budget), fresh, wall, h.opts.Now()))
+	}
+}
+
+// revalidateLoop runs Revalidate over the connections every
+// RevalidateEvery until ctx ends.
+func (h *Hub) revalidateLoop(ctx context.Context) {
+	t := time.NewTicker(h.opts.RevalidateEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.RevalidateNow()
+		}
+	}
+}
+
+// RevalidateNow asks Revalidate about every authenticated connection with
+// a session and closes those it refuses (Run does this periodically).
+func (h *Hub) RevalidateNow() {
+	if h.opts.Revalidate == nil {
+		return
+	}
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		p := c.prin.Load()
+		if p == nil || p.Session == "" {
+			continue
+		}
+		if err := h.opts.Revalidate(*p); err != nil {
+			c.refuse(CodeAuthFailed, "the session of this connection ended: "+err.Error(), nil, CloseUnauthorized)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net"
 	"net/http"
@@ -951,6 +952,41 @@ func TestWaitingConnectionsDoNotTakeSubscriberPlaces(t *testing.T) {
 		t.Errorf("a third subscriber: %v, want too_many_subscribers", msgs)
 	}
 	waitFor(t, "three disconnects counted as full", func() bool { return h.hub.Stats().DisconnectsByReason[ReasonFull] == 3 })
+}
+
+// A stream does not outlive its session: RevalidateNow closes the
+// connections whose session Revalidate refuses, and only those.
+func TestRevalidateClosesEndedSessions(t *testing.T) {
+	var ended sync.Map
+	h := newHarness(t, HubOptions{
+		Auth: AuthenticatorFunc(func(_ context.Context, token string) (Principal, error) {
+			return Principal{ID: token, Role: "readonly", Session: "ses-" + token}, nil
+		}),
+		AuthRequired: true,
+		Revalidate: func(p Principal) error {
+			if _, gone := ended.Load(p.Session); gone {
+				return errors.New("session ended")
+			}
+			return nil
+		},
+	})
+	keep := h.connect(Subprotocol, "bearer.keep")
+	drop := h.connect(Subprotocol, "bearer.drop")
+	h.hub.RevalidateNow()
+	exchange := func(c *testClient) {
+		c.send(`{"type":"ping","id":1}`)
+		c.expect(MsgPong)
+	}
+	exchange(keep)
+	exchange(drop)
+
+	ended.Store("ses-drop", true)
+	h.hub.RevalidateNow()
+	ce, msgs := drop.closeError()
+	if len(msgs) == 0 || msgs[len(msgs)-1].Code != CodeAuthFailed || ce == nil || ce.Code != CloseUnauthorized {
+		t.Errorf("a connection whose session ended: %v %v, want auth_failed and 4401", msgs, ce)
+	}
+	exchange(keep)
 }
 
 func TestNotAWebSocket(t *testing.T) {
