@@ -271,14 +271,7 @@ func TestServeHistorySurvivesRestart(t *testing.T) {
 // Two serve processes sharing one Redis enforce one rate limit together,
 // not one each.
 func TestServeReplicasShareRateLimitsThroughRedis(t *testing.T) {
-	url := os.Getenv("SPACETIME_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("needs Redis: SPACETIME_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (scripts/services.sh starts one)")
-	}
-	u, err := neturl.Parse(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := testRedis(t)
 	// A small /status limit in a config dir of the test's own, and a key
 	// prefix of its own so tests side by side do not share buckets.
 	vars := map[string]string{"GODOT_ENV": "test", "REDIS_HOST": u.Hostname(), "REDIS_PORT": u.Port()}
@@ -290,17 +283,7 @@ func TestServeReplicasShareRateLimitsThroughRedis(t *testing.T) {
 
 	// /status: 10 per minute × burst 1.2 = a bucket of 12 per client,
 	// shared by both replicas for the same principal.
-	admitted := 0
-	for i := range 30 {
-		s := a
-		if i%2 == 1 {
-			s = b
-		}
-		if resp := s.do("GET", "/status", "", nil); resp.StatusCode == 200 {
-			admitted++
-		}
-	}
-	if admitted != 12 {
+	if admitted := burstAcross(a, b, 30); admitted != 12 {
 		t.Errorf("two replicas admitted %d of 30 requests, want exactly the shared bucket of 12", admitted)
 	}
 	var status map[string]any
@@ -330,6 +313,37 @@ func TestServeRedisDownFallsBackToLocalLimits(t *testing.T) {
 	if !strings.Contains(string(body), "spacetime_rate_limit_backend_degraded 1") {
 		t.Errorf("metrics do not report the degraded limiter:\n%s", body)
 	}
+}
+
+// testRedis returns the URL of the test Redis (SPACETIME_TEST_REDIS_URL);
+// it skips without the variable.
+func testRedis(t *testing.T) *neturl.URL {
+	t.Helper()
+	raw := os.Getenv("SPACETIME_TEST_REDIS_URL")
+	if raw == "" {
+		t.Skip("needs Redis: SPACETIME_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (scripts/services.sh starts one)")
+	}
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// burstAcross sends n GET /status alternately to a and b and returns how
+// many were admitted (200).
+func burstAcross(a, b *server, n int) int {
+	admitted := 0
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		if resp := s.do("GET", "/status", "", nil); resp.StatusCode == 200 {
+			admitted++
+		}
+	}
+	return admitted
 }
 
 // writeTestConfig writes the shipped config files into dir with the test
@@ -371,14 +385,7 @@ func writeTestConfig(t *testing.T, dir, prefix string) {
 // the new key verify on the other at once (the rotation is announced over
 // Redis; without the notice the other replica would not know the kid).
 func TestServeReplicasShareKeysAndRotations(t *testing.T) {
-	url := os.Getenv("SPACETIME_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("needs Redis: SPACETIME_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (scripts/services.sh starts one)")
-	}
-	u, err := neturl.Parse(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := testRedis(t)
 	prefix := "st-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	cfgDir := t.TempDir()
 	writeTestConfig(t, cfgDir, prefix)

@@ -3,8 +3,6 @@ package main
 import (
 	"maps"
 	"net"
-	neturl "net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,14 +15,7 @@ import (
 // one is not vouched for from memory by the other during a database
 // outage (the session_revoked notice).
 func TestServeReplicasOnPostgreSQLAndRedis(t *testing.T) {
-	redisURL := os.Getenv("SPACETIME_TEST_REDIS_URL")
-	if redisURL == "" {
-		t.Skip("needs Redis: SPACETIME_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (scripts/services.sh starts one)")
-	}
-	ru, err := neturl.Parse(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ru := testRedis(t)
 	u, dbName := newTestDatabase(t)
 	prefix := "st-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	cfgDir := t.TempDir()
@@ -42,17 +33,7 @@ func TestServeReplicasOnPostgreSQLAndRedis(t *testing.T) {
 	b := startServe(t, varsB, "--config-dir", cfgDir)
 
 	// One limit for both: /status is 10 per minute × burst 1.2 = 12.
-	admitted := 0
-	for i := range 30 {
-		s := a
-		if i%2 == 1 {
-			s = b
-		}
-		if resp := s.do("GET", "/status", "", nil); resp.StatusCode == 200 {
-			admitted++
-		}
-	}
-	if admitted != 12 {
+	if admitted := burstAcross(a, b, 30); admitted != 12 {
 		t.Errorf("two replicas admitted %d of 30 requests, want exactly the shared bucket of 12", admitted)
 	}
 
