@@ -95,17 +95,12 @@ func (s *security) auditState() string {
 	return "ok"
 }
 
-// auditFailing reports whether an audit sink fails to store records.
+// auditFailing reports whether the audit log is not keeping up: a sink
+// fails to store records (held for retry) or the queue overflows
+// (audit.Logger.Healthy).
 func (s *security) auditFailing() bool {
-	if s.audit == nil {
-		return false
-	}
-	for _, k := range s.audit.Stats().Sinks {
-		if k.Failing {
-			return true
-		}
-	}
-	return false
+	ok, _ := s.audit.Healthy() // nil-safe: a disabled audit log is healthy
+	return !ok
 }
 
 // limiterDegraded reports whether a configured Redis is unreachable.

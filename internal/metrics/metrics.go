@@ -69,8 +69,8 @@ type Options struct {
 	// AuditDropped is audit.Logger.Dropped: records lost to a full queue
 	// or shutdown.
 	AuditDropped func() uint64
-	// AuditFailing reports whether an audit sink fails to store records
-	// (they are held for retry meanwhile).
+	// AuditFailing reports whether the audit log is not keeping up: a
+	// sink fails to store records (held for retry) or the queue overflows.
 	AuditFailing func() bool
 	// AuditPending is the largest number of audit records a failing sink
 	// holds for retry.
@@ -222,7 +222,7 @@ func New(opts Options) *Metrics {
 			opts.AuditDropped),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "audit_sink_failing",
-			Help: "1 while an audit sink (file or database) fails to store records; they are held for retry.",
+			Help: "1 while the audit log is not keeping up: a sink (file or database) fails to store records (held for retry) or its queue overflows (records dropped).",
 		}, func() float64 {
 			if opts.AuditFailing != nil && opts.AuditFailing() {
 				return 1
