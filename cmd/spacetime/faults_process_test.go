@@ -25,7 +25,9 @@ var faultBinary struct {
 }
 
 // sharedBinary builds the spacetime binary once for every test that runs
-// real processes (removed by TestMain's cleanup).
+// real processes (removed by TestMain's cleanup). It is built without the
+// race detector even under -race: the supervisor, soak and fault tests
+// must not measure the instrumentation's slowdown.
 func sharedBinary(t *testing.T) string {
 	t.Helper()
 	faultBinary.once.Do(func() {

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,19 +31,6 @@ func soakMinutes(t *testing.T) float64 {
 	return m
 }
 
-// buildSoakBinary compiles this command without the race detector: the soak's
-// load generator and server must not pay its 5-10x slowdown, or the test
-// would measure the instrumentation.
-func buildSoakBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "spacetime")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // The guide's KPIs under its maximum traffic (issue 8): `spacetime bench
 // soak` runs as a real process and starts a real `spacetime serve` (staging,
 // real authentication, limits, audit log in SQLite); the test reads its
@@ -54,7 +40,7 @@ func TestSoak(t *testing.T) {
 		t.Skip("a soak of SPACETIME_SOAK_MINUTES (default 1) minutes; run without -short")
 	}
 	minutes := soakMinutes(t)
-	bin := buildSoakBinary(t)
+	bin := sharedBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(minutes*float64(time.Minute))+5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "bench", "soak", "--minutes", strconv.FormatFloat(minutes, 'f', -1, 64), "--json")

@@ -30,7 +30,7 @@ func TestSupervise(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it as processes; run without -short")
 	}
-	bin := buildSuperviseBinary(t)
+	bin := sharedBinary(t)
 	t.Run("SIGKILLedChildComesBackWithScene", func(t *testing.T) { testSuperviseSIGKILL(t, bin) })
 	t.Run("CrashLoopStays", func(t *testing.T) { testSuperviseCrashLoop(t, bin, "stay") })
 	t.Run("CrashLoopExits", func(t *testing.T) { testSuperviseCrashLoop(t, bin, "exit") })
@@ -63,19 +63,6 @@ func TestSuperviseUsage(t *testing.T) {
 			}
 		})
 	}
-}
-
-// buildSuperviseBinary builds the spacetime binary into the test's
-// temporary directory (removed at its end).
-func buildSuperviseBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "spacetime")
-	start := time.Now()
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
-	return bin
 }
 
 // supervised is a `spacetime supervise` process.
