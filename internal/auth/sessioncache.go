@@ -161,10 +161,3 @@ func (c *sessionCache) evictLocked(now time.Time) {
 		delete(c.live, id)
 	}
 }
-
-// size returns the number of live and ended entries (tests).
-func (c *sessionCache) size() (live, ended int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.live), len(c.ended)
-}

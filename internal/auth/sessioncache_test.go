@@ -288,3 +288,10 @@ func TestVerifyReadsTheStoreAgainAfterSessionFresh(t *testing.T) {
 		t.Error("a session logged out here was accepted within SessionFresh")
 	}
 }
+
+// size returns the number of live and ended entries .
+func (c *sessionCache) size() (live, ended int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.live), len(c.ended)
+}
