@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -39,6 +40,37 @@ func TestRealClockSpinNeverReturnsEarly(t *testing.T) {
 	if err := c.SleepUntil(ctx, c.Now().Add(time.Minute)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("cancelled while spinning: %v", err)
 	}
+}
+
+func TestRealClockCancelledWhileSleeping(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	c := RealClock{Spin: DefaultSpin}
+	if err := c.SleepUntil(ctx, c.Now().Add(time.Minute)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled while sleeping: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// BenchmarkRealClockLateness sleeps to deadlines one engine period apart,
+// with 1 ms of work between them, and reports how late SleepUntil
+// returned (p50, p99): the loop's own jitter.
+func BenchmarkRealClockLateness(b *testing.B) {
+	c := RealClock{Spin: DefaultSpin}
+	period := time.Second / 90
+	var lates []time.Duration
+	next := c.Now().Add(period)
+	for b.Loop() {
+		if err := c.SleepUntil(context.Background(), next); err != nil {
+			b.Fatal(err)
+		}
+		lates = append(lates, c.Now().Sub(next))
+		for busy := c.Now().Add(time.Millisecond); c.Now().Before(busy); {
+		}
+		next = next.Add(period)
+	}
+	slices.Sort(lates)
+	b.ReportMetric(float64(lates[len(lates)/2].Microseconds()), "µs-late-p50")
+	b.ReportMetric(float64(lates[len(lates)*99/100].Microseconds()), "µs-late-p99")
 }
 
 func TestFakeClock(t *testing.T) {
