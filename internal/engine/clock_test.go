@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,6 +42,43 @@ func TestRealClockSpinNeverReturnsEarly(t *testing.T) {
 	if err := c.SleepUntil(ctx, c.Now().Add(time.Minute)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("cancelled while spinning: %v", err)
 	}
+}
+
+func TestRealClockWithOneP(t *testing.T) {
+	// With one P the sleep does not hold it: another goroutine runs while
+	// the loop waits, and the wait still ends on time, never before.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c := RealClock{Spin: DefaultSpin}
+	var ran atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				ran.Add(1)
+				runtime.Gosched()
+			}
+		}
+	}()
+	for range 5 {
+		target := c.Now().Add(time.Millisecond) // within holdBefore
+		before := ran.Load()
+		if err := c.SleepUntil(context.Background(), target); err != nil {
+			t.Fatal(err)
+		}
+		if now := c.Now(); now.Before(target) {
+			t.Fatalf("returned %v before the deadline", target.Sub(now))
+		}
+		if ran.Load() == before {
+			t.Errorf("no other goroutine ran during a 1 ms sleep with one P")
+		}
+	}
+	close(stop)
+	<-done
 }
 
 func TestRealClockCancelledWhileSleeping(t *testing.T) {

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -29,11 +30,17 @@ const holdBefore = 1500 * time.Microsecond
 // one (2 ms at p99 with 500 subscribers). It burns no CPU; the P is held
 // for at most holdBefore per tick. A signal (the runtime's preemption
 // request among them) ends a slice early, and the loop calls back into Go
-// so the request is honoured.
+// so the request is honoured. With a single P (GOMAXPROCS 1) holding it
+// would stop every other goroutine of the process, so the timer does it
+// all then.
 func sleep(ctx context.Context, d time.Duration) error {
 	end := time.Now().Add(d)
-	if d > holdBefore {
-		tm := time.NewTimer(d - holdBefore)
+	hold := holdBefore
+	if runtime.GOMAXPROCS(0) < 2 {
+		hold = 0
+	}
+	if d > hold {
+		tm := time.NewTimer(d - hold)
 		select {
 		case <-tm.C:
 		case <-ctx.Done():
