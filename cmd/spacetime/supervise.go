@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -42,6 +44,7 @@ func runSupervise(ctx context.Context, env *environment, args []string) error {
 	autoLoad := fs.Bool("auto-load-scene", false, "load --scene through the child's API once it answers, and count the player in it as part of healthy")
 	scene := fs.String("scene", "res://vr_main.tscn", "res:// `path` of the scene loaded with --auto-load-scene")
 	command := fs.String("command", "", "`program` to supervise instead of this binary's serve (it gets ARGS only)")
+	apiCA := fs.String("api-ca", "", "PEM `file` of certificates that verify an https child API, besides the system's roots (the child's own --tls-cert is trusted without it)")
 	apiURL := fs.String("api", "", "base `URL` of the child's API (default: from ARGS' --http-addr and the config serve would load, else http://127.0.0.1:8080)")
 	interval := fs.Duration("health-interval", supervisor.DefaultHealthInterval, "time between health checks of the running child")
 	timeout := fs.Duration("health-timeout", supervisor.DefaultHealthTimeout, "limit of one health check")
@@ -105,6 +108,10 @@ func runSupervise(ctx context.Context, env *environment, args []string) error {
 		prog, progArgs, name = exe, append([]string{"serve"}, childArgs...), "serve"
 	}
 	var api *url.URL
+	var trust []string // PEM files trusted for an https child
+	if *apiCA != "" {
+		trust = append(trust, *apiCA)
+	}
 	if *apiURL != "" {
 		u, err := url.Parse(*apiURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -112,13 +119,20 @@ func runSupervise(ctx context.Context, env *environment, args []string) error {
 		}
 		api = u
 	} else if *command == "" {
-		u, err := serveAPIURL(env, childArgs)
+		u, certFile, err := serveAPIURL(env, childArgs)
 		if err != nil {
 			bad = append(bad, err)
 		}
 		api = u
+		if certFile != "" {
+			trust = append(trust, certFile)
+		}
 	} else {
 		api = &url.URL{Scheme: "http", Host: "127.0.0.1:8080"}
+	}
+	roots, err := childRoots(env, *apiCA, trust)
+	if err != nil {
+		bad = append(bad, err)
 	}
 	if len(bad) > 0 {
 		fs.Usage()
@@ -137,6 +151,7 @@ func runSupervise(ctx context.Context, env *environment, args []string) error {
 		Args:           progArgs,
 		Name:           name,
 		API:            api,
+		RootCAs:        roots,
 		Token:          token,
 		AutoLoadScene:  *autoLoad,
 		Scene:          *scene,
@@ -216,10 +231,12 @@ func runSupervise(ctx context.Context, env *environment, args []string) error {
 
 // serveAPIURL works out where a `spacetime serve ARGS...` child will
 // listen: ARGS' --http-addr (and TLS flags) over the configuration serve
-// would load from the same environment and directory. When that
-// configuration does not load, serve will report why; the default
-// address is assumed meanwhile.
-func serveAPIURL(env *environment, args []string) (*url.URL, error) {
+// would load from the same environment and directory, and the
+// certificate file it will serve when TLS is on (the supervisor trusts
+// it, as the guide's certificate is self-signed). When that configuration
+// does not load, serve will report why; the default address is assumed
+// meanwhile.
+func serveAPIURL(env *environment, args []string) (u *url.URL, certFile string, err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var flags config.Flags
@@ -229,17 +246,17 @@ func serveAPIURL(env *environment, args []string) (*url.URL, error) {
 	if cfg, err := config.Load(config.Options{Getenv: env.getenv, Flags: flags, WorkDir: env.workDir}); err == nil {
 		addr = cfg.Networking.HTTP.Addr()
 		if cfg.Networking.HTTP.TLS.Enabled() {
-			scheme = "https"
+			scheme, certFile = "https", cfg.Networking.HTTP.TLS.CertFile
 		}
 	} else if flags.HTTPAddr != "" {
 		addr = flags.HTTPAddr
 	}
 	h, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("child --http-addr %q: %w", addr, err)
+		return nil, "", fmt.Errorf("child --http-addr %q: %w", addr, err)
 	}
 	if p == "0" {
-		return nil, fmt.Errorf("child --http-addr %s: the supervisor must know the child's port; give a fixed one (or --api)", addr)
+		return nil, "", fmt.Errorf("child --http-addr %s: the supervisor must know the child's port; give a fixed one (or --api)", addr)
 	}
 	if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
 		h = "127.0.0.1" // listening everywhere: loopback reaches it
@@ -247,7 +264,38 @@ func serveAPIURL(env *environment, args []string) (*url.URL, error) {
 			h = "::1"
 		}
 	}
-	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(h, p)}, nil
+	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(h, p)}, certFile, nil
+}
+
+// childRoots is the pool that verifies an https child: the system's roots
+// plus the certificates of files (relative paths from env's directory).
+// Nil when there are no files. An unreadable or certificate-less apiCA
+// (the --api-ca flag) is an error; the child's own certificate file is
+// trusted when it reads (serve reports a bad one itself).
+func childRoots(env *environment, apiCA string, files []string) (*x509.CertPool, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range files {
+		path := f
+		if !filepath.IsAbs(path) && env.workDir != "" {
+			path = filepath.Join(env.workDir, path)
+		}
+		b, err := os.ReadFile(path)
+		switch {
+		case err != nil && f == apiCA:
+			return nil, fmt.Errorf("--api-ca: %w", err)
+		case err != nil:
+			continue
+		case !pool.AppendCertsFromPEM(b) && f == apiCA:
+			return nil, fmt.Errorf("--api-ca %s: no PEM certificate in it", f)
+		}
+	}
+	return pool, nil
 }
 
 // lockedWriter serializes writes, so the supervisor's log records and

@@ -35,6 +35,7 @@ func TestSupervise(t *testing.T) {
 	t.Run("CrashLoopStays", func(t *testing.T) { testSuperviseCrashLoop(t, bin, "stay") })
 	t.Run("CrashLoopExits", func(t *testing.T) { testSuperviseCrashLoop(t, bin, "exit") })
 	t.Run("Proxy", func(t *testing.T) { testSuperviseProxy(t, bin) })
+	t.Run("HTTPSChild", func(t *testing.T) { testSuperviseTLS(t, bin) })
 	t.Run("SIGTERMStopsBoth", func(t *testing.T) { testSuperviseSIGTERM(t, bin) })
 	t.Run("SIGKILLedSupervisorTakesChildAlong", func(t *testing.T) { testSuperviseKilled(t, bin) })
 	t.Run("ServeColdStart", func(t *testing.T) { testServeColdStart(t, bin) })
@@ -42,6 +43,10 @@ func TestSupervise(t *testing.T) {
 
 // TestSuperviseUsage checks flag errors in-process: no child starts.
 func TestSuperviseUsage(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -53,6 +58,8 @@ func TestSuperviseUsage(t *testing.T) {
 		{"bad api", []string{"--api", "ftp://x"}, `--api "ftp://x"`},
 		{"child port 0", []string{"--", "--http-addr", "127.0.0.1:0"}, "must know the child's port"},
 		{"unknown flag", []string{"--nope"}, "flag provided but not defined"},
+		{"missing api-ca", []string{"--api-ca", filepath.Join(t.TempDir(), "none.pem")}, "--api-ca: open "},
+		{"api-ca without a certificate", []string{"--api-ca", notPEM}, "no PEM certificate in it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -300,6 +307,43 @@ func supHealthyWithScene(h supHealth) bool {
 
 func supProductionVars() []string {
 	return []string{"GODOT_ENV=production", "API_TOKEN=" + testAPIToken, "GODOT_LOG_LEVEL=info"}
+}
+
+// An https child with the guide's self-signed certificate: the supervisor
+// trusts the certificate serve is configured with when it works out the
+// child's address itself, and a certificate given with --api-ca when --api
+// names the child; with neither it does not, and its log says why.
+func testSuperviseTLS(t *testing.T, bin string) {
+	certFile, keyFile, _ := writeSelfSigned(t, t.TempDir())
+	child := func(api string) []string {
+		return append(supServeArgs(api, t.TempDir()), "--tls-cert", certFile, "--tls-key", keyFile)
+	}
+	t.Run("CertOfTheChild", func(t *testing.T) {
+		api := freeAddr(t)
+		s := startSupervised(t, bin, supProductionVars(), append([]string{"--auto-load-scene", "--"}, child(api)...)...)
+		s.waitHealth("a healthy https child with its scene", supHealthyWithScene)
+		if resp, b := s.request("GET", "/godot/health", "", nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /godot/health through the proxy to the https child: %d %s", resp.StatusCode, b)
+		}
+	})
+	t.Run("APICA", func(t *testing.T) {
+		api := freeAddr(t)
+		s := startSupervised(t, bin, supProductionVars(), append([]string{"--auto-load-scene",
+			"--api", "https://" + api, "--api-ca", certFile, "--"}, child(api)...)...)
+		s.waitHealth("a healthy https child with its scene", supHealthyWithScene)
+	})
+	t.Run("Untrusted", func(t *testing.T) {
+		api := freeAddr(t)
+		s := startSupervised(t, bin, supProductionVars(), append([]string{"--api", "https://" + api,
+			"--start-timeout", "2s", "--max-restarts", "1", "--on-crash-loop", "exit", "--"}, child(api)...)...)
+		if code := s.wait(30 * time.Second); code != 1 {
+			t.Errorf("supervise exit status %d after its untrusted child never became healthy, want 1", code)
+		}
+		if log := s.stderr.String(); !strings.Contains(log, "certificate signed by unknown authority") ||
+			!strings.Contains(log, "did not answer /health in time") {
+			t.Errorf("the log does not say the child's certificate is not trusted:\n%s", log)
+		}
+	})
 }
 
 // SIGKILL of the child: the supervisor restarts it, reloads the scene and

@@ -3,6 +3,8 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,8 +33,9 @@ type apiClient struct {
 	access string // guarded by mu
 }
 
-func newAPIClient(base *url.URL, apiKey string) *apiClient {
+func newAPIClient(base *url.URL, apiKey string, roots *x509.CertPool) *apiClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = childTLS(roots)
 	tr.Proxy = nil // the child is ours: never through an HTTP proxy
 	tr.MaxIdleConnsPerHost = 4
 	return &apiClient{base: base, apiKey: apiKey, tr: tr, http: &http.Client{
@@ -258,4 +261,10 @@ func (c *apiClient) sceneState(ctx context.Context) (string, bool, error) {
 		err = fmt.Errorf("scene %s has no player (GET /state/player)", sc.ScenePath)
 	}
 	return sc.ScenePath, present, err
+}
+
+// childTLS is the client TLS configuration towards the child: roots (nil:
+// the system's), TLS 1.2 or newer, as serve offers.
+func childTLS(roots *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -22,8 +23,9 @@ import (
 // request (WebSocket upgrades are answered at once).
 const proxyHeaderTimeout = 2 * time.Minute
 
-func newProxy(target *url.URL, log *slog.Logger) *httputil.ReverseProxy {
+func newProxy(target *url.URL, roots *x509.CertPool, log *slog.Logger) *httputil.ReverseProxy {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = childTLS(roots)
 	// A hung child must not hold proxied requests forever; the longest
 	// legitimate wait is a scene load (30 s by default).
 	tr.ResponseHeaderTimeout = proxyHeaderTimeout

@@ -18,6 +18,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +74,10 @@ type Options struct {
 	// API is the base URL of the child's HTTP API, e.g.
 	// http://127.0.0.1:8080.
 	API *url.URL
+	// RootCAs verify the certificate of an https API (nil: the system's
+	// roots). The health checks, scene loads and the /godot/ proxy all
+	// use them.
+	RootCAs *x509.CertPool
 	// Token is the API_TOKEN (or an API key) exchanged at /auth/token for
 	// an access token for the routes that need one. Empty: requests go
 	// without a credential, and in development the supervisor takes the
@@ -229,14 +234,14 @@ func New(opts Options) (*Supervisor, error) {
 	s := &Supervisor{
 		opts:    o,
 		log:     o.Logger,
-		client:  newAPIClient(o.API, o.Token),
+		client:  newAPIClient(o.API, o.Token, o.RootCAs),
 		now:     time.Now,
 		started: time.Now(),
 	}
 	s.st.phase = PhaseStarting
 	s.st.api.URL = o.API.String()
 	s.st.scene.AutoLoad = o.AutoLoadScene
-	s.proxy = newProxy(o.API, s.log)
+	s.proxy = newProxy(o.API, o.RootCAs, s.log)
 	return s, nil
 }
 
@@ -396,6 +401,7 @@ func (s *Supervisor) watch(ctx context.Context, c *child, startedAt time.Time) s
 	deadline := time.NewTimer(s.opts.StartTimeout)
 	defer deadline.Stop()
 	poll := time.NewTicker(startPoll)
+	var lastErr error // why the last check failed: the log of a timeout says it
 	for healthy := false; !healthy; {
 		select {
 		case <-c.done:
@@ -406,10 +412,12 @@ func (s *Supervisor) watch(ctx context.Context, c *child, startedAt time.Time) s
 			return s.endReason(c)
 		case <-deadline.C:
 			poll.Stop()
-			s.log.Error("the child did not answer /health in time", "pid", c.pid, "start_timeout", s.opts.StartTimeout.String())
+			s.log.Error("the child did not answer /health in time", "pid", c.pid, "start_timeout", s.opts.StartTimeout.String(),
+				"last_error", errText(lastErr))
 			return ReasonStartTimeout
 		case <-poll.C:
-			healthy = s.check(ctx) == nil
+			lastErr = s.check(ctx)
+			healthy = lastErr == nil
 		}
 	}
 	poll.Stop()
@@ -586,4 +594,12 @@ func (s *Supervisor) Handler() http.Handler {
 	mux.HandleFunc("GET /health", s.serveHealth)
 	mux.Handle("/godot/", http.StripPrefix("/godot", s.proxy))
 	return mux
+}
+
+// errText is err's message, or "none".
+func errText(err error) string {
+	if err == nil {
+		return "none"
+	}
+	return err.Error()
 }
