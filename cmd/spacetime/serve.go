@@ -192,6 +192,7 @@ func newAPI(cfg *config.Config, log *slog.Logger, eng *engine.Engine, scenes api
 		Telemetry:        stream,
 		SceneLoadTimeout: cfg.Performance.Timeouts.SceneLoad(),
 		MaxBodyBytes:     cfg.Networking.HTTP.MaxBodyBytes,
+		Pprof:            cfg.Monitoring.PprofEnabled,
 		HTTP: api.HTTPLimits{
 			ReadHeaderTimeout: cfg.Networking.HTTP.ReadHeaderTimeout(),
 			ReadTimeout:       cfg.Networking.HTTP.ReadTimeout(),

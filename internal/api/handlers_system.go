@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	httppprof "net/http/pprof"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -334,3 +335,22 @@ func msOf(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 // round3 rounds to three decimals.
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
+
+// pprof serves net/http/pprof under /debug/pprof/: the index, the named
+// runtime profiles (heap, goroutine, allocs, ...), and cmdline, profile
+// (CPU, ?seconds=, under the server's write timeout), symbol and trace.
+func (s *Server) pprof(w http.ResponseWriter, r *http.Request) error {
+	switch r.PathValue("name") {
+	case "cmdline":
+		httppprof.Cmdline(w, r)
+	case "profile":
+		httppprof.Profile(w, r)
+	case "symbol":
+		httppprof.Symbol(w, r)
+	case "trace":
+		httppprof.Trace(w, r)
+	default:
+		httppprof.Index(w, r) // the index, or the profile the path names
+	}
+	return nil
+}

@@ -80,6 +80,10 @@ type Route struct {
 	// environment, whatever the rate-limit table says: it answers 404 as
 	// if it did not exist (the guide: /debug and /execute stay off).
 	OffInProduction bool
+	// Pprof marks the Go profiles, registered only with Options.Pprof
+	// (monitoring.pprof_enabled); without it they answer 404 like any
+	// unknown path.
+	Pprof bool
 	// Static marks the routes of the web client's files (GET / and
 	// /assets/...): they set their own Content-Security-Policy and
 	// caching instead of the API's.
@@ -155,6 +159,8 @@ func Routes() []Route {
 			Summary: "Tick rate, tick times, memory and counts"},
 		{Method: "GET", Path: "/debug", MinRole: RoleDeveloper, handle: (*Server).debugInfo, OffInProduction: true,
 			Summary: "Engine and Go runtime details"},
+		{Method: "GET", Path: "/debug/pprof/{name...}", MinRole: RoleAdmin, handle: (*Server).pprof, Pprof: true,
+			Summary: "Go runtime profiles (net/http/pprof), when monitoring.pprof_enabled"},
 		{Method: "POST", Path: "/execute", MinRole: RoleDeveloper, handle: (*Server).execute, OffInProduction: true,
 			Summary: "Run one engine console command"},
 

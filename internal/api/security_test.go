@@ -55,7 +55,10 @@ func fakeCredentials() []credential {
 // routes serve everyone (a bad credential is ignored), others want a
 // valid credential of at least their role.
 func TestSecurityMatrix(t *testing.T) {
-	s := newSecured(t, func(o *api.Options) { o.Middleware = []func(http.Handler) http.Handler{reachedHook} })
+	s := newSecured(t, func(o *api.Options) {
+		o.Middleware = []func(http.Handler) http.Handler{reachedHook}
+		o.Pprof = true
+	})
 	n := 0
 	for _, rt := range api.Routes() {
 		for _, c := range fakeCredentials() {
@@ -63,7 +66,7 @@ func TestSecurityMatrix(t *testing.T) {
 			if c.header != "" {
 				hdr = []string{"Authorization", c.header}
 			}
-			path := strings.NewReplacer("{id}", "x1", "{client}", "ip:192.0.2.1").Replace(rt.Path)
+			path := strings.NewReplacer("{id}", "x1", "{client}", "ip:192.0.2.1", "{name...}", "heap").Replace(rt.Path)
 			r := s.do(rt.Method, path, "", hdr...)
 			n++
 			t.Run(rt.Pattern()+"/"+c.name, func(t *testing.T) {

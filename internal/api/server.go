@@ -54,6 +54,11 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 
+	// Pprof serves the Go runtime's profiles at GET /debug/pprof/ to
+	// admins (monitoring.pprof_enabled; the /debug rate limit applies, 0
+	// in production's table). False: 404 like any unknown path.
+	Pprof bool
+
 	// RateLimiter reports where rate limits are kept, for /status
 	// (nil: "memory").
 	RateLimiter func() string
@@ -209,6 +214,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Environment == envProduction { // absent: 404 like any unknown path
 		s.routes = slices.DeleteFunc(s.routes, func(rt Route) bool { return rt.OffInProduction })
+	}
+	if !opts.Pprof {
+		s.routes = slices.DeleteFunc(s.routes, func(rt Route) bool { return rt.Pprof })
 	}
 	s.byPat = make(map[string]*Route, len(s.routes))
 	for i := range s.routes {
