@@ -92,11 +92,12 @@ func runBenchEngine(ctx context.Context, env *environment, args []string) error 
 }
 
 func runBenchTelemetry(ctx context.Context, env *environment, args []string) error {
-	fs := newFlagSet(env, "bench telemetry", "bench telemetry [--clients N] [--rate HZ] [--seconds S] [--particles N] [--stalled K] [--json]")
+	fs := newFlagSet(env, "bench telemetry", "bench telemetry [--clients N] [--rate HZ] [--seconds S] [--scene PATH | --particles N] [--stalled K] [--json]")
 	clients := fs.Int("clients", 100, "reading subscribers")
 	rate := fs.Float64("rate", 90, "frames per second of each subscribed topic")
 	seconds := fs.Float64("seconds", 5, "length of the measured window")
-	particles := fs.Int("particles", 20_000, "belt particles of the engine's world")
+	scenePath := fs.String("scene", "", "res:// `path` of the scene the engine runs (default: the configured start scene, the sample scene res://vr_main.tscn)")
+	particles := fs.Int("particles", 0, "run a synthetic world instead of a scene: 10 bodies and this many belt particles")
 	stalled := fs.Int("stalled", 0, "extra subscribers that never read")
 	topics := fs.String("topics", "perf,player", "comma-separated topics of the reading clients")
 	inProcess := fs.Bool("in-process", false, "run the clients in this process (their CPU then counts as the server's)")
@@ -107,6 +108,20 @@ func runBenchTelemetry(ctx context.Context, env *environment, args []string) err
 	opts := telemetry.BenchOptions{
 		Clients: *clients, RateHz: *rate, Seconds: *seconds, Particles: *particles,
 		Stalled: *stalled, Topics: strings.Split(*topics, ","),
+	}
+	switch {
+	case *particles < 0:
+		fs.Usage()
+		return fmt.Errorf("bench telemetry: --particles %d: want a positive count: %w", *particles, errUsage)
+	case *particles > 0 && *scenePath != "":
+		fs.Usage()
+		return fmt.Errorf("bench telemetry: --scene and --particles both name the world; give one: %w", errUsage)
+	case *particles == 0:
+		spec, err := benchSceneSpec(ctx, env, *scenePath)
+		if err != nil {
+			return fmt.Errorf("bench telemetry: %w", err)
+		}
+		opts.Spec = spec
 	}
 	if !*inProcess {
 		self, err := os.Executable()
@@ -122,11 +137,35 @@ func runBenchTelemetry(ctx context.Context, env *environment, args []string) err
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(res)
 	}
+	fmt.Fprintf(env.stdout, "world:                %s, %d particles\n", res.Scene, res.Particles)
 	fmt.Fprintf(env.stdout, "subscribers:          %d reading (+%d stalled), %v at %.0f Hz, %s load generator\n", res.Clients, res.Stalled, res.Topics, res.RateHz, res.LoadGenerator)
 	fmt.Fprintf(env.stdout, "frames delivered:     %d of %d (%.2f%%)\n", res.FramesDelivered, res.FramesExpected, 100*res.DeliveredRatio)
 	fmt.Fprintf(env.stdout, "server CPU per frame: %.1f µs (%s)\n", res.ServerCPUUsPerFrame, res.CPUMethod)
-	fmt.Fprintf(env.stdout, "engine:               %.1f fps, tick p99 %.2f ms, jitter p99 %.2f ms\n", res.FPS, res.TickP99Ms, res.TickJitterP99Ms)
+	fmt.Fprintf(env.stdout, "engine:               %.1f fps, tick p99 %.2f ms, start lateness p99 %.2f ms, end-interval spread p99 %.2f ms\n", res.FPS, res.TickP99Ms, res.TickLateP99Ms, res.TickJitterP99Ms)
 	return nil
+}
+
+// benchSceneSpec builds the engine spec of the scene at path ("": the
+// configured start scene) from the configured project, as serve would load
+// it.
+func benchSceneSpec(ctx context.Context, env *environment, path string) (*engine.Spec, error) {
+	cfg, err := config.Load(config.Options{Getenv: env.getenv, WorkDir: env.workDir})
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if path == "" {
+		path = cfg.Runtime.Scene
+	}
+	project, err := openProject(cfg.Runtime.Project)
+	if err != nil {
+		return nil, err
+	}
+	defer project.Close()
+	spec, err := catalog.New(project, cfg.SceneWhitelist).Build(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("scene %s: %w", path, err)
+	}
+	return spec, nil
 }
 
 // ---------------------------------------------------------------------

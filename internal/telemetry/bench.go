@@ -61,6 +61,7 @@ type BenchResult struct {
 	RateHz        float64  `json:"rate_hz"`
 	Topics        []string `json:"topics"`
 	Seconds       float64  `json:"seconds"` // measured window
+	Scene         string   `json:"scene"`   // the world's path: a res:// scene, or bench://10-bodies
 	Particles     int      `json:"particles"`
 	LoadGenerator string   `json:"load_generator"` // "in-process" or "child-process"
 
@@ -125,7 +126,7 @@ func RunBench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 	}
 	res := BenchResult{
 		Clients: opts.Clients, Stalled: opts.Stalled, RateHz: opts.RateHz, Topics: opts.Topics,
-		Seconds: opts.Seconds, Particles: spec.Particles.Len(), LoadGenerator: "in-process",
+		Seconds: opts.Seconds, Scene: spec.Path, Particles: spec.Particles.Len(), LoadGenerator: "in-process",
 	}
 	if len(opts.LoadCommand) > 0 {
 		res.LoadGenerator = "child-process"
