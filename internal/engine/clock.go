@@ -20,10 +20,10 @@ type Clock interface {
 // RealClock is the wall clock.
 //
 // Spin trades CPU for punctuality: SleepUntil sleeps until Spin before the
-// deadline and then spins on the clock until it is reached. On Linux the
-// sleep is a nanosleep of the thread (see sleep), which wakes within tens
-// of microseconds, elsewhere a timer, which may wake a goroutine up to a
-// millisecond late. The spin keeps its thread: an earlier form that
+// deadline and then spins on the clock until it is reached. The sleep is a
+// Go timer, which may wake a goroutine up to a millisecond late; on Linux
+// its last 1.5 ms are a nanosleep that keeps the thread's P and wakes
+// within tens of microseconds (see sleep). The spin keeps its thread: an earlier form that
 // yielded (runtime.Gosched) sent the loop to the back of the run queue
 // behind hundreds of telemetry writers and made ticks later, not earlier.
 // At 90 Hz a spin of 0.3 ms costs about 2.7 % of one core. Zero sleeps
