@@ -4,18 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -489,7 +482,7 @@ func TestHealthRefusedCredential(t *testing.T) {
 // TLS too.
 func TestHealthOverTLS(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeTestCert(t, dir, time.Now().Add(90*24*time.Hour))
+	cert, key, _ := writeSelfSignedUntil(t, dir, time.Now().Add(90*24*time.Hour))
 	s := startServe(t, nil, "--scene", playerScene, "--discovery-addr", "off", "--tls-cert", cert, "--tls-key", key)
 	if !strings.HasPrefix(s.base, "https://") {
 		t.Fatalf("base %s is not https", s.base)
@@ -512,7 +505,7 @@ func TestHealthOverTLS(t *testing.T) {
 
 	// The same server, judged with a certificate that expired: the TLS
 	// check fails (the files are not the ones served, too).
-	expired, expiredKey := writeTestCert(t, t.TempDir(), time.Now().Add(-time.Hour))
+	expired, expiredKey, _ := writeSelfSignedUntil(t, t.TempDir(), time.Now().Add(-time.Hour))
 	out, stderr, err = healthRun(t, s.dir, map[string]string{"API_TOKEN": testAPIToken},
 		healthArgs(t, s, "--scene", playerScene, "--discovery-addr", "off", "--tls-cert", expired, "--tls-key", expiredKey)...)
 	wantExit1(t, err, stderr)
@@ -537,42 +530,6 @@ func TestHealthUsage(t *testing.T) {
 			t.Errorf("--help lacks %s:\n%s", f, stderr)
 		}
 	}
-}
-
-// writeTestCert writes a self-signed certificate for 127.0.0.1 valid
-// until notAfter, and its key (0600), into dir.
-func writeTestCert(t *testing.T, dir string, notAfter time.Time) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "spacetime health test"},
-		NotBefore:    notAfter.Add(-365 * 24 * time.Hour),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 // Without API_TOKEN in its environment, health uses the token serve
