@@ -2,18 +2,12 @@ package deploy
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/spacetime-vr/spacetime/internal/engine"
 	"github.com/spacetime-vr/spacetime/internal/metrics"
 )
 
@@ -69,41 +63,15 @@ func loadDashboard(t *testing.T) grafanaDashboard {
 var promMetricName = regexp.MustCompile(`\bspacetime_[A-Za-z0-9_:]*`)
 
 // exportedSeries returns every series name a SpaceTime registry exports
-// (histograms as _bucket, _sum and _count), from the metrics package
-// itself with every vector populated.
+// (metrics.ExportedSeries).
 func exportedSeries(t *testing.T) map[string]bool {
 	t.Helper()
-	eng := snapshotSource{&engine.Snapshot{
-		Scene:  engine.SceneInfo{Name: "vr_main", Path: "res://vr_main.tscn"},
-		Player: &engine.PlayerState{Lorentz: 1},
-		Perf:   engine.Perf{PhysicsFPS: 90, FPS: 90},
-	}}
-	m := metrics.New(metrics.Options{Engine: eng})
-	m.Middleware(nil)(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-	m.ObserveSceneLoad(metrics.SceneLoaded, time.Millisecond)
-	fams, err := m.Registry().Gather()
+	known, err := metrics.ExportedSeries()
 	if err != nil {
 		t.Fatal(err)
 	}
-	known := map[string]bool{}
-	for _, f := range fams {
-		n := f.GetName()
-		switch f.GetType() {
-		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
-			known[n+"_bucket"], known[n+"_sum"], known[n+"_count"] = true, true, true
-		case dto.MetricType_SUMMARY:
-			known[n], known[n+"_sum"], known[n+"_count"] = true, true, true
-		default:
-			known[n] = true
-		}
-	}
 	return known
 }
-
-// snapshotSource is a metrics.SnapshotSource with a fixed snapshot.
-type snapshotSource struct{ s *engine.Snapshot }
-
-func (s snapshotSource) Snapshot() *engine.Snapshot { return s.s }
 
 // dashboardExprs returns every PromQL expression of the dashboard.
 func dashboardExprs(d grafanaDashboard) []string {
