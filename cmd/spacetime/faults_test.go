@@ -94,7 +94,7 @@ func newTestDatabase(t *testing.T) (*neturl.URL, string) {
 	t.Helper()
 	raw := os.Getenv("SPACETIME_TEST_DATABASE_URL")
 	if raw == "" {
-		t.Skip("needs PostgreSQL: SPACETIME_TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/test?sslmode=disable (scripts/services.sh starts one)")
+		missing(t, "needs PostgreSQL: SPACETIME_TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/test?sslmode=disable (scripts/services.sh starts one)")
 	}
 	u, err := neturl.Parse(raw)
 	if err != nil {

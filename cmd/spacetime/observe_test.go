@@ -321,7 +321,7 @@ func testRedis(t *testing.T) *neturl.URL {
 	t.Helper()
 	raw := os.Getenv("SPACETIME_TEST_REDIS_URL")
 	if raw == "" {
-		t.Skip("needs Redis: SPACETIME_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (scripts/services.sh starts one)")
+		missing(t, "needs Redis: SPACETIME_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (scripts/services.sh starts one)")
 	}
 	u, err := neturl.Parse(raw)
 	if err != nil {

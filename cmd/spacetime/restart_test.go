@@ -21,7 +21,7 @@ import (
 // Redis, and every request has its audit record in the database at the end.
 func TestServeSurvivesBackendRestarts(t *testing.T) {
 	if os.Getenv("SPACETIME_TEST_DATABASE_URL") == "" || os.Getenv("SPACETIME_TEST_REDIS_URL") == "" {
-		t.Skip("needs PostgreSQL and Redis installed: run through scripts/test.sh (make test), which sets SPACETIME_TEST_DATABASE_URL and SPACETIME_TEST_REDIS_URL")
+		missing(t, "needs PostgreSQL and Redis installed: run through scripts/test.sh (make test), which sets SPACETIME_TEST_DATABASE_URL and SPACETIME_TEST_REDIS_URL")
 	}
 	pg := startPrivatePostgres(t)
 	rd := startPrivateRedis(t)
@@ -139,7 +139,7 @@ func startPrivatePostgres(t *testing.T) *privateServer {
 	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	if len(bins) == 0 {
-		t.Skip("needs the PostgreSQL server binaries (Debian package postgresql; scripts/services.sh installs it)")
+		missing(t, "needs the PostgreSQL server binaries (Debian package postgresql; scripts/services.sh installs it)")
 	}
 	bin := filepath.Dir(bins[len(bins)-1])
 	dir, err := os.MkdirTemp("", "st-pg-")
@@ -191,7 +191,7 @@ func startPrivateRedis(t *testing.T) *privateServer {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("needs redis-server (Debian package redis-server; scripts/services.sh installs it)")
+		missing(t, "needs redis-server (Debian package redis-server; scripts/services.sh installs it)")
 	}
 	port := freePort(t)
 	p := &privateServer{port: port}
